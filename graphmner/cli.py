@@ -1,0 +1,147 @@
+"""``graphmner`` command line: train, evaluate, predict."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("graphmner")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from graphmner.config import load_config
+    from graphmner.training.experiment import run_experiment
+
+    flags: dict = {}
+    for flag, (section, key) in {"model": ("model", "name"), "encoder": ("model", "encoder"),
+                                 "dataset": ("data", "dataset"), "data_dir": ("data", "data_dir"),
+                                 "limit": ("data", "limit"), "epochs": ("train", "epochs"),
+                                 "seed": ("train", "seed"), "device": ("train", "device"),
+                                 "experiment": ("mlflow", "experiment")}.items():
+        value = getattr(args, flag)
+        if value is not None:
+            flags.setdefault(section, {})[key] = value
+    if args.output_dir is not None:
+        flags["output_dir"] = args.output_dir
+    if args.no_mlflow:
+        flags.setdefault("mlflow", {})["enabled"] = False
+    config = load_config(args.config, flags, overrides=args.overrides)
+    result = run_experiment(config)
+    test = result.metrics["test"]
+    print(f"test  P {test['precision']:.4f}  R {test['recall']:.4f}  F1 {test['f1']:.4f}  "
+          f"(best dev epoch {result.metrics['best_epoch']}, dev F1 {result.metrics['dev']['f1']:.4f}, "
+          f"{result.metrics['train_seconds']:.0f}s) -> {Path(config.output_dir) / 'metrics.json'}")
+    return 0
+
+
+def _load_model(model_dir: str, device: str):
+    from graphmner.models.base import Tagger
+    from graphmner.training.trainer import resolve_device
+
+    dev = resolve_device(device)
+    return Tagger.from_pretrained(model_dir).to(dev), dev
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from graphmner.data.conll import write_conll
+    from graphmner.data.datasets import load_dataset
+    from graphmner.eval.metrics import format_report
+    from graphmner.training.trainer import evaluate
+
+    model, device = _load_model(args.model_dir, args.device)
+    data = load_dataset(args.dataset, args.data_dir, splits=(args.split,))
+    examples = model.featurizer()(data[args.split])
+    scores, predicted = evaluate(model, examples, args.batch_size, device, desc=args.split)
+    if args.output:
+        write_conll(args.output, data[args.split], predicted)
+    if args.json:
+        print(json.dumps(scores, indent=2))
+    else:
+        print(f"{data.name} {args.split}: {len(examples)} tweets")
+        print(format_report(scores), end="")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from graphmner.data.conll import Tweet
+    from graphmner.data.labels import tags_to_spans
+    from graphmner.data.tokenize import tokenize_tweet
+    from graphmner.training.trainer import predict
+
+    model, device = _load_model(args.model_dir, args.device)
+    tokens = tokenize_tweet(args.text)
+    if not tokens:
+        print(json.dumps({"tokens": [], "entities": []}))
+        return 0
+    tweet = Tweet(id="text", tokens=tokens)
+    tags = predict(model, model.featurizer()([tweet]), device=device)[0]
+    entities = [{"text": " ".join(tokens[s.start:s.end]), "type": s.type, "start": s.start, "end": s.end}
+                for s in tags_to_spans(tags)]
+    print(json.dumps({"tokens": tokens, "tags": tags, "entities": entities}, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="graphmner", description="Multimodal NER on tweets.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model, evaluate dev/test, write DIR/metrics.json and DIR/model",
+                           description="Layers: defaults <- --config YAML <- flags <- KEY=VALUE overrides.")
+    train.add_argument("--config", help="YAML file with deltas over the defaults (experiments/configs/)")
+    train.add_argument("--model", help="registered model name (default bert_crf)")
+    train.add_argument("--encoder", help="'minilm' (offline), a Hugging Face name or a local path")
+    train.add_argument("--dataset", help="twitter2015 | twitter2017")
+    train.add_argument("--data-dir", help="a folder with train.txt/valid.txt/test.txt instead of the bundled copy")
+    train.add_argument("--limit", type=int, help="first N tweets per split (smoke runs)")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    train.add_argument("--output-dir", help="where metrics.json, predictions and model/ go")
+    train.add_argument("--experiment", help="MLflow experiment name")
+    train.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    train.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                       help="dotted config overrides, e.g. train.lr_encoder=3e-5 model.dropout=0.2")
+    train.set_defaults(func=_train)
+
+    ev = sub.add_parser("evaluate", help="score a saved model on a split")
+    ev.add_argument("--model-dir", required=True)
+    ev.add_argument("--dataset", default="twitter2017")
+    ev.add_argument("--data-dir")
+    ev.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    ev.add_argument("--batch-size", type=int, default=64)
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--output", help="write token/gold/predicted CoNLL here")
+    ev.add_argument("--json", action="store_true", help="print the scores as JSON")
+    ev.set_defaults(func=_evaluate)
+
+    pr = sub.add_parser("predict", help="tag a text; prints the entities as JSON")
+    pr.add_argument("--model-dir", required=True)
+    pr.add_argument("--text", required=True)
+    pr.add_argument("--device", default="auto")
+    pr.set_defaults(func=_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("httpx", "urllib3", "alembic", "mlflow"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from graphmner.data.conll import ConllFormatError
+
+    try:
+        return args.func(args)
+    except (ConllFormatError, FileNotFoundError, KeyError, ValueError) as err:
+        if args.verbose:
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"graphmner {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Experiment configuration: dataclasses with commented defaults.
+
+A run's config is built in layers: these defaults, then a YAML file holding only
+deltas (``experiments/configs/*.yaml``), then command-line flags, then dotted
+overrides such as ``train.lr_encoder=3e-5 model.dropout=0.2``. The resolved
+config is saved with every run and logged to MLflow as its parameters.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class DataConfig:
+    # registered corpus: twitter2015 | twitter2017 (bundled with the package)
+    dataset: str = "twitter2017"
+    # a folder of the same layout (train.txt, valid.txt, test.txt[, captions, images/]) instead of the bundled copy
+    data_dir: str | None = None
+    # keep only the first N tweets of each split (smoke runs and tests); None = all
+    limit: int | None = None
+
+
+@dataclass
+class TrainConfig:
+    # epochs over the training split; the best dev epoch is kept
+    epochs: int = 3
+    # tweets per optimisation step
+    batch_size: int = 32
+    # tweets per evaluation step
+    eval_batch_size: int = 64
+    # AdamW learning rate of the text encoder
+    lr_encoder: float = 5e-5
+    # AdamW learning rate of everything else (emission layer, CRF, fusion)
+    lr_head: float = 1e-3
+    # AdamW weight decay (not applied to biases, norms or the CRF)
+    weight_decay: float = 0.01
+    # share of all steps spent warming the learning rate up linearly from 0; then linear decay to 0
+    warmup_ratio: float = 0.1
+    # gradient clipping by global norm; 0 disables
+    max_grad_norm: float = 1.0
+    # seeds python, numpy and torch (initialisation, dropout, shuffling)
+    seed: int = 1
+    # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
+    device: str = "auto"
+    # torch CPU threads; None = torch's default
+    num_threads: int | None = None
+
+
+@dataclass
+class MLflowConfig:
+    # log the run to MLflow
+    enabled: bool = True
+    # MLflow experiment name
+    experiment: str = "graphmner"
+    # None: $MLFLOW_TRACKING_URI if set, else MLflow's local default (./mlflow.db, artifacts in ./mlruns)
+    tracking_uri: str | None = None
+    # None: "<model>-<dataset>-s<seed>"
+    run_name: str | None = None
+
+
+@dataclass
+class ExperimentConfig:
+    # the tagger and its config fields: {"name": "bert_crf", "encoder": "minilm", ...}
+    model: dict[str, Any] = field(default_factory=lambda: {"name": "bert_crf"})
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    mlflow: MLflowConfig = field(default_factory=MLflowConfig)
+    # where metrics.json, predictions and model/ are written
+    output_dir: str = "runs/latest"
+
+    def model_config(self):
+        """The model's class and its typed config (defaults filled in)."""
+        from graphmner.models.base import get_model_class
+
+        values = dict(self.model)
+        cls = get_model_class(values.pop("name", "bert_crf"))
+        return cls, cls.config_class.from_dict(values)
+
+    def to_dict(self, resolve_model: bool = True) -> dict[str, Any]:
+        """Plain nested dict; with ``resolve_model`` the model section has every default."""
+        out = asdict(self)
+        if resolve_model:
+            cls, model_config = self.model_config()
+            out["model"] = {"name": cls.name, **asdict(model_config)}
+        return out
+
+
+def _build(cls, values: dict[str, Any], where: str):
+    """A dataclass from a dict, rejecting unknown keys with their dotted path."""
+    names = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"unknown config key(s) {[f'{where}{k}' for k in unknown]}; known under "
+                         f"'{where or '<top>'}': {sorted(names)}")
+    kwargs = {}
+    for name, value in values.items():
+        default = getattr(cls(), name) if name in names else None
+        if is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ValueError(f"config key '{where}{name}' must be a mapping, got {value!r}")
+            kwargs[name] = _build(type(default), value, f"{where}{name}.")
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _merge(base: dict, delta: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in delta.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``"train.lr_encoder=3e-5"`` -> ``{"train": {"lr_encoder": 3e-05}}``; values parsed as YAML."""
+    if "=" not in text:
+        raise ValueError(f"override {text!r} is not of the form key.sub=value")
+    key, raw = text.split("=", 1)
+    value = yaml.safe_load(raw) if raw != "" else None
+    if isinstance(value, str) and value.lower() in ("none", "null"):
+        value = None
+    if isinstance(value, str):  # YAML 1.1 reads 3e-5 as a string; a number was meant
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    out: dict[str, Any] = value
+    for part in reversed(key.strip().split(".")):
+        out = {part: out}
+    return out
+
+
+def load_config(path: str | Path | None = None, *deltas: dict[str, Any], overrides: list[str] = ()) -> ExperimentConfig:
+    """Defaults <- YAML file <- ``deltas`` (e.g. from CLI flags) <- dotted ``overrides``."""
+    values = asdict(ExperimentConfig())
+    if path is not None:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: a config file must be a YAML mapping")
+        values = _merge(values, loaded)
+    for delta in deltas:
+        values = _merge(values, delta)
+    for text in overrides:
+        values = _merge(values, parse_override(text))
+    config = _build(ExperimentConfig, values, "")
+    config.model_config()  # fail now, not after loading data, on an unknown model or model key
+    return config
+
+
+def save_config(config: ExperimentConfig, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")

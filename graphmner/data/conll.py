@@ -1,0 +1,133 @@
+"""Reading and writing the Twitter MNER CoNLL format.
+
+One tweet per block::
+
+    IMGID:1015799
+    RT<TAB>O
+    George<TAB>B-PER
+    Zimmerman<TAB>I-PER
+    <blank line>
+
+``IMGID:<id>`` names the image ``<id>.jpg``. Tags are IOB2 (``O``, ``B-X``,
+``I-X``). Anything else is an error that names the file and the line: we never
+guess what a malformed line meant.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+IMGID_PREFIX = "IMGID:"
+TAG_PATTERN = re.compile(r"^(O|[BI]-[^\s-][^\s]*)$")
+
+
+class ConllFormatError(ValueError):
+    """A CoNLL file broke the format; the message names file and line."""
+
+    def __init__(self, path: str | Path, line: int, message: str):
+        self.path, self.line = str(path), line
+        super().__init__(f"{path}:{line}: {message}")
+
+
+@dataclass
+class Tweet:
+    """One annotated tweet: words, their IOB2 tags and the id of its image."""
+
+    id: str
+    tokens: list[str]
+    tags: list[str] | None = None  # None for unlabelled text (predict)
+    image_id: str | None = None
+    source: str | None = field(default=None, compare=False)  # "file:line" of IMGID
+
+    def __post_init__(self) -> None:
+        if self.tags is not None and len(self.tags) != len(self.tokens):
+            raise ValueError(f"tweet {self.id}: {len(self.tokens)} tokens but {len(self.tags)} tags")
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+def _decode_lines(path: Path) -> Iterable[tuple[int, str]]:
+    """Yield (1-based line number, text without line end); strict UTF-8."""
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 BOM is an encoding artefact, not a token
+        raw = raw[3:]
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ConllFormatError(path, number, f"not valid UTF-8 ({err.reason} at byte {err.start})") from None
+        yield number, text.rstrip("\r")
+
+
+def read_conll(path: str | Path) -> list[Tweet]:
+    """Read a CoNLL file of ``IMGID`` blocks with TAB-separated ``token<TAB>tag`` lines.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ConllFormatError: a malformed line (no TAB, extra columns, a tag that is
+            not IOB2, tokens before any ``IMGID``, an ``IMGID`` with no tokens,
+            invalid UTF-8), with file and line in the message.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"CoNLL file not found: {path}")
+    tweets: list[Tweet] = []
+    current: Tweet | None = None
+    current_line = 0
+
+    def close() -> None:
+        nonlocal current
+        if current is not None:
+            if not current.tokens:
+                raise ConllFormatError(path, current_line, f"IMGID:{current.image_id} has no tokens")
+            tweets.append(current)
+        current = None
+
+    for number, line in _decode_lines(path):
+        if line.startswith(IMGID_PREFIX):
+            close()
+            image_id = line[len(IMGID_PREFIX):].strip()
+            if not image_id:
+                raise ConllFormatError(path, number, "empty IMGID")
+            current, current_line = Tweet(id=image_id, tokens=[], tags=[], image_id=image_id,
+                                          source=f"{path}:{number}"), number
+            continue
+        if line == "":
+            close()
+            continue
+        if current is None:
+            raise ConllFormatError(path, number, f"token line outside a tweet (expected 'IMGID:<id>' first): {line!r}")
+        columns = line.split("\t")
+        if len(columns) != 2:
+            what = "no TAB" if len(columns) == 1 else f"{len(columns)} TAB-separated columns"
+            raise ConllFormatError(path, number, f"expected 'token<TAB>tag', found {what}: {line!r}")
+        token, tag = columns
+        if token == "":
+            raise ConllFormatError(path, number, "empty token")
+        if not TAG_PATTERN.match(tag):
+            raise ConllFormatError(path, number, f"tag {tag!r} is not IOB2 (O, B-TYPE or I-TYPE)")
+        current.tokens.append(token)
+        current.tags.append(tag)
+    close()
+    if not tweets:
+        raise ConllFormatError(path, 1, "no tweets in file")
+    return tweets
+
+
+def write_conll(path: str | Path, tweets: Sequence[Tweet], predictions: Sequence[Sequence[str]] | None = None) -> None:
+    """Write tweets as CoNLL: ``token<TAB>gold[<TAB>predicted]`` under each IMGID line."""
+    if predictions is not None and len(predictions) != len(tweets):
+        raise ValueError(f"{len(tweets)} tweets but {len(predictions)} predictions")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        for i, tweet in enumerate(tweets):
+            out.write(f"{IMGID_PREFIX}{tweet.image_id or tweet.id}\n")
+            gold = tweet.tags or ["O"] * len(tweet)
+            for j, token in enumerate(tweet.tokens):
+                cols = [token, gold[j]] + ([predictions[i][j]] if predictions is not None else [])
+                out.write("\t".join(cols) + "\n")
+            out.write("\n")

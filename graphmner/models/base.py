@@ -1,0 +1,178 @@
+"""The contract every tagger follows, its registry, and saving/loading.
+
+A tagger turns a :class:`~graphmner.data.collate.Batch` into emissions
+``(B, W, T)``; the shared :class:`~graphmner.nn.crf.CRF` turns those into a loss
+and into tags. The trainer and the CLI call nothing but :meth:`Tagger.forward`,
+:meth:`Tagger.decode`, :meth:`Tagger.save_pretrained` and
+:meth:`Tagger.from_pretrained`.
+
+A saved model is a folder: ``config.json`` (model name, model config, encoder
+config), ``model.safetensors`` (all weights), ``labels.json`` and
+``tokenizer/``. Loading it needs no network and unpickles nothing.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from graphmner.data.collate import Batch, Featurizer
+from graphmner.data.labels import LabelVocab
+from graphmner.nn.crf import CRF
+from graphmner.nn.encoders import encoder_from_config, load_encoder, load_tokenizer, word_states
+
+CONFIG_FILE, WEIGHTS_FILE, LABELS_FILE, TOKENIZER_DIR = "config.json", "model.safetensors", "labels.json", "tokenizer"
+
+MODELS: dict[str, type["Tagger"]] = {}
+
+
+def register(name: str):
+    """Class decorator: make a tagger available as ``--model name``."""
+
+    def add(cls: type["Tagger"]) -> type["Tagger"]:
+        if name in MODELS:
+            raise ValueError(f"model {name!r} registered twice")
+        cls.name = name
+        MODELS[name] = cls
+        return cls
+
+    return add
+
+
+def get_model_class(name: str) -> type["Tagger"]:
+    import graphmner.models  # noqa: F401  (registers the built-in models)
+
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; known: {sorted(MODELS)}")
+    return MODELS[name]
+
+
+@dataclass
+class TaggerConfig:
+    """What every tagger has: a text encoder and a CRF head."""
+
+    # encoder: alias ("minilm", offline), Hugging Face hub name or local path
+    encoder: str = "minilm"
+    # False: same architecture, random weights (tests, training from scratch)
+    pretrained: bool = True
+    # encoder config fields to change, e.g. {"num_hidden_layers": 2}
+    encoder_overrides: dict[str, Any] = field(default_factory=dict)
+    # subword pieces per encoder window, special tokens included; longer tweets get several windows
+    max_length: int = 128
+    # dropout on the word states before the emission layer
+    dropout: float = 0.1
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TaggerConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no field(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+
+@dataclass
+class TaggerOutput:
+    emissions: Tensor  # (B, W, T) scores per word and tag
+    loss: Tensor | None = None  # CRF negative log-likelihood when the batch has tags
+
+
+class Tagger(nn.Module):
+    """Base class: owns the encoder, tokenizer, label vocabulary and CRF."""
+
+    name: ClassVar[str] = ""
+    config_class: ClassVar[type[TaggerConfig]] = TaggerConfig
+
+    def __init__(self, config: TaggerConfig, labels: LabelVocab, encoder: nn.Module | None = None, tokenizer=None):
+        super().__init__()
+        self.config, self.labels = config, labels
+        self.encoder = encoder if encoder is not None else load_encoder(config.encoder, config.pretrained,
+                                                                        config.encoder_overrides)
+        self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config.encoder)
+        self.crf = CRF(labels.tags)
+
+    @property
+    def hidden_size(self) -> int:
+        return self.encoder.config.hidden_size
+
+    def featurizer(self) -> Featurizer:
+        return Featurizer(self.tokenizer, self.labels, self.config.max_length)
+
+    def encode_words(self, batch: Batch) -> Tensor:
+        """``(B, W, H)`` first-piece state of every word."""
+        return word_states(self.encoder, batch.input_ids, batch.attention_mask, batch.word_row, batch.word_pos)
+
+    def emissions(self, batch: Batch) -> Tensor:
+        """``(B, W, T)``; what each model defines."""
+        raise NotImplementedError
+
+    def forward(self, batch: Batch) -> TaggerOutput:
+        emissions = self.emissions(batch)
+        loss = None
+        if batch.tags is not None:
+            loss = self.crf.loss(emissions.float(), batch.tags, batch.word_mask)
+        return TaggerOutput(emissions, loss)
+
+    @torch.no_grad()
+    def decode(self, batch: Batch) -> list[list[str]]:
+        """IOB2 tags for every word of every tweet in the batch."""
+        emissions = self.emissions(batch)
+        return [self.labels.decode(path) for path in self.crf.decode(emissions.float(), batch.word_mask)]
+
+    def parameter_groups(self, lr_encoder: float, lr_head: float, weight_decay: float) -> list[dict]:
+        """AdamW groups: encoder vs. everything else; no decay on biases, norms and the CRF."""
+        groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
+        for name, param in self.named_parameters():
+            if not param.requires_grad:
+                continue
+            part = "encoder" if name.startswith("encoder.") else "head"
+            decay = param.ndim >= 2 and not name.startswith("crf.") and "norm" not in name.lower()
+            groups.setdefault((part, decay), []).append(param)
+        return [{"params": params, "lr": lr_encoder if part == "encoder" else lr_head,
+                 "weight_decay": weight_decay if decay else 0.0, "name": f"{part}{'' if decay else '_no_decay'}"}
+                for (part, decay), params in groups.items()]
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """Write config JSON, safetensors weights, labels and tokenizer to ``directory``."""
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"model": self.name, "config": asdict(self.config), "encoder_config": self.encoder.config.to_dict()}
+        (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": "pt", "model": self.name})
+        self.labels.save(directory / LABELS_FILE)
+        self.tokenizer.save_pretrained(str(directory / TOKENIZER_DIR))
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> "Tagger":
+        """Load a folder written by :meth:`save_pretrained` (any registered model)."""
+        from safetensors.torch import load_file
+        from transformers import AutoTokenizer
+
+        directory = Path(directory)
+        for name in (CONFIG_FILE, WEIGHTS_FILE, LABELS_FILE, TOKENIZER_DIR):
+            if not (directory / name).exists():
+                raise FileNotFoundError(f"{directory} is not a saved graphmner model: {name} is missing")
+        try:
+            meta = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+            model_cls = get_model_class(meta["model"])
+            config = model_cls.config_class.from_dict(meta["config"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{directory / CONFIG_FILE}: not a valid model config ({err})") from err
+        if cls is not Tagger and not issubclass(model_cls, cls):
+            raise TypeError(f"{directory} holds a {meta['model']!r} model, not {cls.__name__}")
+        model = model_cls(config, LabelVocab.load(directory / LABELS_FILE),
+                          encoder=encoder_from_config(meta["encoder_config"]),
+                          tokenizer=AutoTokenizer.from_pretrained(str(directory / TOKENIZER_DIR)))
+        try:
+            state = load_file(str(directory / WEIGHTS_FILE), device=str(map_location))
+            model.load_state_dict(state, strict=True)
+        except Exception as err:  # safetensors raises its own error types for truncated files
+            raise ValueError(f"{directory / WEIGHTS_FILE}: cannot load weights ({err})") from err
+        return model

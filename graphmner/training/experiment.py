@@ -1,0 +1,44 @@
+"""One training run from an :class:`ExperimentConfig`: data -> model -> trainer -> outputs."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from graphmner.config import ExperimentConfig, save_config
+from graphmner.data.datasets import load_dataset
+from graphmner.data.labels import LabelVocab
+from graphmner.training.callbacks import Callback, MLflowCallback
+from graphmner.training.trainer import FitResult, Trainer, set_seed
+
+log = logging.getLogger(__name__)
+
+
+def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = None) -> FitResult:
+    """Train and evaluate as ``config`` says; writes ``config.output_dir``.
+
+    The label vocabulary comes from the training split alone.
+    """
+    if config.train.num_threads:
+        torch.set_num_threads(config.train.num_threads)
+    set_seed(config.train.seed)
+    model_cls, model_config = config.model_config()
+    data = load_dataset(config.data.dataset, config.data.data_dir, limit=config.data.limit)
+    labels = LabelVocab.from_tags(t.tags for t in data["train"])
+    model = model_cls(model_config, labels)
+    featurize = model.featurizer()
+    train, dev, test = (featurize(data[s]) for s in ("train", "valid", "test"))
+    output_dir = Path(config.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, output_dir / "config.yaml")
+    callbacks = list(callbacks or [])
+    if config.mlflow.enabled:
+        name = config.mlflow.run_name or f"{model_cls.name}-{data.name}-s{config.train.seed}"
+        callbacks.append(MLflowCallback(config.mlflow.experiment, config.mlflow.tracking_uri, name,
+                                        tags={"model": model_cls.name, "dataset": data.name,
+                                              "seed": str(config.train.seed)}))
+    log.info("%s on %s: %d/%d/%d tweets, labels %s", model_cls.name, data.name, len(train), len(dev), len(test),
+             labels.tags)
+    trainer = Trainer(model, config.train, callbacks)
+    return trainer.fit(train, dev, test, output_dir, run_config=config.to_dict())

@@ -1,0 +1,175 @@
+"""The one trainer: AdamW with separate encoder/head learning rates, linear
+warm-up and decay, per-epoch dev evaluation, best-dev weights, test once with
+those weights (never selected on test)."""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import random
+import sys
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from graphmner.config import TrainConfig
+from graphmner.data.collate import Example, collate
+from graphmner.data.conll import write_conll
+from graphmner.eval.metrics import entity_scores, format_report
+from graphmner.models.base import Tagger
+from graphmner.training.callbacks import Callback
+
+log = logging.getLogger(__name__)
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _bar_kwargs() -> dict[str, Any]:
+    # redraw often on a terminal, rarely in a log file
+    return {"mininterval": 0.5 if sys.stderr.isatty() else 30.0, "dynamic_ncols": True, "leave": False}
+
+
+def make_loader(examples: Sequence[Example], batch_size: int, pad_id: int, shuffle: bool = False,
+                seed: int = 0) -> DataLoader:
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(list(examples), batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      collate_fn=partial(collate, pad_id=pad_id))
+
+
+@torch.no_grad()
+def predict(model: Tagger, examples: Sequence[Example], batch_size: int = 64, device: torch.device | str = "cpu",
+            desc: str = "predict") -> list[list[str]]:
+    """Tags for every word of every example, in input order."""
+    model.eval()
+    pad_id = model.featurizer().pad_id
+    out: list[list[str]] = []
+    for batch in tqdm(make_loader(examples, batch_size, pad_id), desc=desc, **_bar_kwargs()):
+        out.extend(model.decode(batch.to(device)))
+    return out
+
+
+def evaluate(model: Tagger, examples: Sequence[Example], batch_size: int = 64, device: torch.device | str = "cpu",
+             desc: str = "eval") -> tuple[dict, list[list[str]]]:
+    """Strict IOB2 entity scores over every word, and the predicted tags."""
+    predicted = predict(model, examples, batch_size, device, desc)
+    gold = [ex.tweet.tags for ex in examples]
+    return entity_scores(gold, predicted), predicted
+
+
+@dataclass
+class FitResult:
+    metrics: dict[str, Any]  # what metrics.json holds
+    model: Tagger  # with the best-dev weights loaded
+
+
+class Trainer:
+    """Fits a :class:`Tagger`; callbacks observe (MLflow, ...)."""
+
+    def __init__(self, model: Tagger, config: TrainConfig, callbacks: Sequence[Callback] = ()):
+        self.model, self.config, self.callbacks = model, config, list(callbacks)
+        self.device = resolve_device(config.device)
+
+    def _optimizer(self, steps: int):
+        cfg = self.config
+        groups = self.model.parameter_groups(cfg.lr_encoder, cfg.lr_head, cfg.weight_decay)
+        optimizer = torch.optim.AdamW(groups)
+        warmup = int(cfg.warmup_ratio * steps)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            return max(0.0, (steps - step) / max(1, steps - warmup))
+
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+    def fit(self, train: Sequence[Example], dev: Sequence[Example], test: Sequence[Example] | None = None,
+            output_dir: str | Path | None = None, run_config: dict[str, Any] | None = None) -> FitResult:
+        """Train, keep the best dev epoch, evaluate test with it, write outputs.
+
+        Writes to ``output_dir`` (when given): ``metrics.json``, ``model/``,
+        ``predictions/{dev,test}.conll``, ``report_{dev,test}.txt``.
+        """
+        cfg, model = self.config, self.model
+        output_dir = Path(output_dir) if output_dir is not None else None
+        for cb in self.callbacks:
+            cb.on_train_begin(run_config or {})
+        try:
+            result = self._fit(train, dev, test, output_dir)
+        except BaseException as err:
+            for cb in self.callbacks:
+                cb.on_exception(err)
+            raise
+        for cb in self.callbacks:
+            cb.on_train_end(result.metrics, output_dir)
+        return result
+
+    def _fit(self, train, dev, test, output_dir: Path | None) -> FitResult:
+        cfg, model = self.config, self.model
+        model.to(self.device)
+        pad_id = model.featurizer().pad_id
+        loader = make_loader(train, cfg.batch_size, pad_id, shuffle=True, seed=cfg.seed)
+        optimizer, scheduler = self._optimizer(cfg.epochs * len(loader))
+        best_f1, best_epoch, best_state, best_dev = -1.0, 0, None, None
+        epoch_seconds: list[float] = []
+        start = time.perf_counter()
+        for epoch in range(1, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            model.train()
+            total, steps = 0.0, 0
+            bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", **_bar_kwargs())
+            for batch in bar:
+                loss = model(batch.to(self.device)).loss
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.max_grad_norm > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                total, steps = total + loss.item(), steps + 1
+                bar.set_postfix(loss=f"{total / steps:.3f}", refresh=False)
+            dev_scores, _ = evaluate(model, dev, cfg.eval_batch_size, self.device, desc="dev")
+            epoch_seconds.append(time.perf_counter() - t0)
+            log.info("epoch %d: train loss %.4f | dev P %.4f R %.4f F1 %.4f | %.1fs", epoch, total / max(steps, 1),
+                     dev_scores["precision"], dev_scores["recall"], dev_scores["f1"], epoch_seconds[-1])
+            for cb in self.callbacks:
+                cb.on_epoch_end(epoch, {"train_loss": total / max(steps, 1), "dev_precision": dev_scores["precision"],
+                                        "dev_recall": dev_scores["recall"], "dev_f1": dev_scores["f1"],
+                                        "epoch_seconds": epoch_seconds[-1]})
+            if dev_scores["f1"] > best_f1:  # ties keep the earlier epoch
+                best_f1, best_epoch, best_dev = dev_scores["f1"], epoch, dev_scores
+                best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+        train_seconds = time.perf_counter() - start
+        model.load_state_dict(best_state)
+        metrics: dict[str, Any] = {"best_epoch": best_epoch, "dev": best_dev, "train_seconds": train_seconds,
+                                   "epoch_seconds": epoch_seconds}
+        splits = {"dev": dev}
+        if test is not None:
+            splits["test"] = test
+        for split, examples in splits.items():
+            scores, predicted = evaluate(model, examples, cfg.eval_batch_size, self.device, desc=split)
+            metrics[split] = scores
+            if output_dir is not None:
+                write_conll(output_dir / "predictions" / f"{split}.conll", [ex.tweet for ex in examples], predicted)
+                (output_dir / f"report_{split}.txt").write_text(format_report(scores), encoding="utf-8")
+        if output_dir is not None:
+            model.save_pretrained(output_dir / "model")
+            (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        return FitResult(metrics, model)

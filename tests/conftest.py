@@ -1,0 +1,38 @@
+"""Shared fixtures: a tiny randomly initialised BERT (MiniLM's tokenizer, 1 layer,
+32 wide) so model tests run in seconds on a CPU, and a tiny real corpus."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+RESOURCES = Path(__file__).parent / "resources"
+TINY_DATA = RESOURCES / "tiny"
+TINY_ENCODER = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
+
+
+def tiny_model_config(**changes):
+    from graphmner.models.base import TaggerConfig
+
+    return TaggerConfig(encoder="minilm", pretrained=False, encoder_overrides=dict(TINY_ENCODER), **changes)
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from graphmner.nn.encoders import load_tokenizer
+
+    return load_tokenizer("minilm")
+
+
+@pytest.fixture(scope="session")
+def tiny_data():
+    from graphmner.data.datasets import load_dataset
+
+    return load_dataset("tiny", data_dir=TINY_DATA)
+
+
+@pytest.fixture(scope="session")
+def tiny_labels(tiny_data):
+    from graphmner.data.labels import LabelVocab
+
+    return LabelVocab.from_tags(t.tags for t in tiny_data["train"])

@@ -1,0 +1,86 @@
+from pathlib import Path
+
+import pytest
+
+from graphmner.data.conll import ConllFormatError, Tweet, read_conll, write_conll
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "x.txt") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return path
+
+
+def test_reads_blocks(tmp_path):
+    path = write(tmp_path, "IMGID:1\nRT\tO\nGeorge\tB-PER\nZimmerman\tI-PER\n\nIMGID:O_2\n#\tO\nNBA\tB-ORG\n")
+    tweets = read_conll(path)
+    assert [t.id for t in tweets] == ["1", "O_2"]
+    assert tweets[0].tokens == ["RT", "George", "Zimmerman"]
+    assert tweets[0].tags == ["O", "B-PER", "I-PER"]
+    assert tweets[1].image_id == "O_2"
+    assert tweets[0].source == f"{path}:1"
+
+
+def test_crlf_bom_and_many_blank_lines_are_tolerated(tmp_path):
+    path = write(tmp_path, b"\xef\xbb\xbfIMGID:1\r\nParis\tB-LOC\r\n\r\n\r\n\r\nIMGID:2\r\nx\tO\r\n")
+    tweets = read_conll(path)
+    assert [t.tokens for t in tweets] == [["Paris"], ["x"]]
+    assert tweets[0].id == "1"
+
+
+def test_whitespace_only_tokens_are_kept(tmp_path):
+    # Twitter-2015 valid has a no-break-space token; it is a word with a gold tag
+    tweets = read_conll(write(tmp_path, "IMGID:1\n\u00a0\tO\nx\tO\n"))
+    assert tweets[0].tokens == ["\u00a0", "x"]
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ("IMGID:1\nParis B-LOC\n", 2, "no TAB"),
+    ("IMGID:1\nParis\tB-LOC\textra\n", 2, "3 TAB-separated columns"),
+    ("IMGID:1\nParis\tLOC\n", 2, "not IOB2"),
+    ("IMGID:1\nParis\tE-LOC\n", 2, "not IOB2"),
+    ("IMGID:1\nParis\tB-\n", 2, "not IOB2"),
+    ("Paris\tB-LOC\n", 1, "outside a tweet"),
+    ("IMGID:1\nx\tO\n\nParis\tB-LOC\n", 4, "outside a tweet"),
+    ("IMGID:1\nIMGID:2\nx\tO\n", 1, "has no tokens"),
+    ("IMGID:\nx\tO\n", 1, "empty IMGID"),
+    ("IMGID:1\n\tO\n", 2, "empty token"),
+    ("", 1, "no tweets"),
+])
+def test_malformed_input_names_file_and_line(tmp_path, text, line, words):
+    path = write(tmp_path, text)
+    with pytest.raises(ConllFormatError) as info:
+        read_conll(path)
+    assert info.value.line == line
+    assert str(info.value).startswith(f"{path}:{line}:")
+    assert words in str(info.value)
+
+
+def test_bad_utf8_names_line(tmp_path):
+    path = write(tmp_path, b"IMGID:1\nok\tO\ncaf\xe9\tO\n")
+    with pytest.raises(ConllFormatError, match=r":3: not valid UTF-8"):
+        read_conll(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.txt"):
+        read_conll(tmp_path / "nope.txt")
+
+
+def test_write_then_read_round_trip(tmp_path):
+    tweets = [Tweet("1", ["George", "Bush"], ["B-PER", "I-PER"], "1"), Tweet("2", ["in", "Paris"], ["O", "B-LOC"], "2")]
+    path = tmp_path / "out.txt"
+    write_conll(path, tweets)
+    assert read_conll(path) == tweets
+
+
+def test_write_predictions_as_third_column(tmp_path):
+    tweets = [Tweet("1", ["George", "Bush"], ["B-PER", "I-PER"], "1")]
+    path = tmp_path / "pred.conll"
+    write_conll(path, tweets, [["B-PER", "O"]])
+    assert path.read_text().splitlines() == ["IMGID:1", "George\tB-PER\tB-PER", "Bush\tI-PER\tO", ""]
+
+
+def test_tags_must_match_tokens():
+    with pytest.raises(ValueError, match="2 tokens but 1 tags"):
+        Tweet("1", ["a", "b"], ["O"])

@@ -1,0 +1,64 @@
+"""The command line end to end on the tiny corpus (random tiny encoder)."""
+import json
+
+import pytest
+
+from graphmner.cli import main
+from tests.conftest import TINY_DATA, TINY_ENCODER
+
+TINY = [f"model.encoder_overrides={json.dumps(TINY_ENCODER)}", "model.pretrained=false", "train.batch_size=4",
+        "train.lr_encoder=1e-3", "train.lr_head=1e-2"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    code = main(["train", "--model", "bert_crf", "--data-dir", str(TINY_DATA), "--dataset", "tiny", "--epochs", "2",
+                 "--seed", "1", "--output-dir", str(out), "--encoder", "minilm", "--no-mlflow", "--device", "cpu",
+                 *TINY])
+    assert code == 0
+    return out
+
+
+def test_train_writes_metrics_and_model(trained, capsys):
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["best_epoch"] in (1, 2) and "per_type" in metrics["test"]
+    assert (trained / "model" / "model.safetensors").is_file() and (trained / "config.yaml").is_file()
+
+
+def test_train_from_config_file_matches_flags(trained, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data:\n  dataset: tiny\n  data_dir: {TINY_DATA}\ntrain:\n  epochs: 2\n  seed: 1\n"
+                      f"  device: cpu\nmlflow:\n  enabled: false\n")
+    assert main(["train", "--config", str(config), "--output-dir", str(tmp_path / "o"), *TINY]) == 0
+    a = json.loads((trained / "metrics.json").read_text())
+    b = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert a["test"]["f1"] == b["test"]["f1"] and a["dev"] == b["dev"]  # same seed, same config, same result
+
+
+def test_evaluate_reproduces_test_scores(trained, capsys, tmp_path):
+    assert main(["evaluate", "--model-dir", str(trained / "model"), "--data-dir", str(TINY_DATA), "--split", "test",
+                 "--device", "cpu", "--json", "--output", str(tmp_path / "p.conll")]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    expected = json.loads((trained / "metrics.json").read_text())["test"]
+    assert scores["f1"] == pytest.approx(expected["f1"])
+    assert (tmp_path / "p.conll").read_text().startswith("IMGID:")
+
+
+def test_predict_prints_entities_json(trained, capsys):
+    assert main(["predict", "--model-dir", str(trained / "model"), "--text", "Kawhi Leonard wins in #Toronto",
+                 "--device", "cpu"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["tokens"] == ["Kawhi", "Leonard", "wins", "in", "#", "Toronto"] and len(out["tags"]) == 6
+    for entity in out["entities"]:
+        assert set(entity) == {"text", "type", "start", "end"}
+
+
+def test_bad_input_is_a_one_line_error(tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for split in ("train", "valid", "test"):
+        (bad / f"{split}.txt").write_text("IMGID:1\nParis B-LOC\n")
+    assert main(["train", "--data-dir", str(bad), "--no-mlflow", *TINY]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad / 'train.txt'}:2: expected 'token<TAB>tag', found no TAB" in err

@@ -1,0 +1,44 @@
+import pytest
+
+from graphmner.config import load_config, parse_override
+
+
+def test_layers_defaults_yaml_flags_overrides(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text("train:\n  epochs: 7\n  lr_head: 0.002\nmodel:\n  dropout: 0.3\n")
+    config = load_config(path, {"train": {"epochs": 2}}, overrides=["train.lr_encoder=3e-5", "data.limit=null"])
+    assert config.train.epochs == 2  # flag beats YAML
+    assert config.train.lr_head == 0.002 and config.train.lr_encoder == 3e-5
+    assert config.data.limit is None and config.train.batch_size == 32
+    cls, model_config = config.model_config()
+    assert cls.name == "bert_crf" and model_config.dropout == 0.3 and model_config.encoder == "minilm"
+    resolved = config.to_dict()
+    assert resolved["model"]["name"] == "bert_crf" and resolved["model"]["max_length"] == 128
+
+
+def test_unknown_keys_are_errors_with_their_path(tmp_path):
+    with pytest.raises(ValueError, match=r"train.epoch"):
+        load_config(None, overrides=["train.epoch=3"])
+    with pytest.raises(ValueError, match=r"BertCRF|TaggerConfig has no field\(s\) \['dropuot'\]"):
+        load_config(None, overrides=["model.dropuot=0.2"])
+    with pytest.raises(KeyError, match="unknown model"):
+        load_config(None, overrides=["model.name=nope"])
+
+
+def test_parse_override_values():
+    assert parse_override("a.b=3") == {"a": {"b": 3}}
+    assert parse_override("a=1e-3") == {"a": 1e-3}
+    assert parse_override("a=none") == {"a": None}
+    assert parse_override("a={x: 1}") == {"a": {"x": 1}}
+    assert parse_override("a=minilm") == {"a": "minilm"}
+    with pytest.raises(ValueError, match="key.sub=value"):
+        parse_override("oops")
+
+
+def test_shipped_configs_load():
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).parents[1] / "experiments" / "configs").glob("*.yaml"))
+    assert configs
+    for path in configs:
+        load_config(path)

@@ -1,0 +1,83 @@
+import json
+
+import pytest
+
+from graphmner.config import ExperimentConfig, TrainConfig
+from graphmner.models.base import Tagger, get_model_class
+from graphmner.training.callbacks import Callback, MLflowCallback, flatten
+from graphmner.training.trainer import Trainer, evaluate
+from tests.conftest import TINY_DATA, tiny_model_config
+
+
+class Recorder(Callback):
+    def __init__(self):
+        self.epochs, self.ended = [], None
+
+    def on_epoch_end(self, epoch, metrics):
+        self.epochs.append((epoch, metrics))
+
+    def on_train_end(self, result, output_dir):
+        self.ended = result
+
+
+def fit(tmp_path, tiny_data, tiny_labels, callbacks=(), epochs=3):
+    model = get_model_class("bert_crf")(tiny_model_config(), tiny_labels)
+    featurize = model.featurizer()
+    config = TrainConfig(epochs=epochs, batch_size=4, lr_encoder=1e-3, lr_head=1e-2, device="cpu")
+    trainer = Trainer(model, config, callbacks)
+    return trainer.fit(featurize(tiny_data["train"]), featurize(tiny_data["valid"]), featurize(tiny_data["test"]),
+                       tmp_path / "out", run_config={"train": {"epochs": epochs}})
+
+
+def test_fit_writes_outputs_and_selects_on_dev(tmp_path, tiny_data, tiny_labels):
+    recorder = Recorder()
+    result = fit(tmp_path, tiny_data, tiny_labels, [recorder])
+    out = tmp_path / "out"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"best_epoch", "dev", "test", "train_seconds", "epoch_seconds"}
+    assert {"f1", "precision", "recall", "per_type"} <= set(metrics["test"])
+    assert 0.0 <= metrics["test"]["f1"] <= 1.0 and len(metrics["epoch_seconds"]) == 3
+    dev_f1 = [m["dev_f1"] for _, m in recorder.epochs]
+    assert metrics["best_epoch"] == 1 + dev_f1.index(max(dev_f1))  # first epoch with the best dev F1
+    assert metrics["dev"]["f1"] == pytest.approx(max(dev_f1))
+    # the returned and the saved model carry the best-dev weights: re-scoring dev reproduces it
+    loaded = Tagger.from_pretrained(out / "model")
+    rescored, _ = evaluate(loaded, loaded.featurizer()(tiny_data["valid"]))
+    assert rescored["f1"] == pytest.approx(metrics["dev"]["f1"])
+    assert (out / "predictions" / "test.conll").is_file() and (out / "report_test.txt").is_file()
+    assert recorder.ended == result.metrics
+
+
+def test_mlflow_callback_logs_params_metrics_artifacts(tmp_path, tiny_data, tiny_labels):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    callback = MLflowCallback("test-exp", tracking_uri=uri, run_name="tiny", tags={"seed": "1"})
+    fit(tmp_path, tiny_data, tiny_labels, [callback], epochs=2)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    run = client.search_runs([client.get_experiment_by_name("test-exp").experiment_id])[0]
+    assert run.info.status == "FINISHED" and run.info.run_name == "tiny" and run.data.tags["seed"] == "1"
+    assert run.data.params["train.epochs"] == "2"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "dev_f1")] == [1, 2]
+    assert "test_f1" in run.data.metrics and "best_epoch" in run.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"metrics.json", "report_test.txt", "predictions"} <= artifacts and "model" not in artifacts
+
+
+def test_mlflow_marks_a_crash_failed(tmp_path, tiny_data, tiny_labels):
+    import mlflow
+
+    class Boom(Callback):
+        def on_epoch_end(self, epoch, metrics):
+            raise RuntimeError("boom")
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    with pytest.raises(RuntimeError, match="boom"):
+        fit(tmp_path, tiny_data, tiny_labels, [MLflowCallback("crash", tracking_uri=uri), Boom()], epochs=1)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    run = client.search_runs([client.get_experiment_by_name("crash").experiment_id])[0]
+    assert run.info.status == "FAILED" and "boom" in run.data.tags["error"]
+
+
+def test_flatten():
+    assert flatten({"a": {"b": 1, "c": {"d": None}}, "e": {}}) == {"a.b": 1, "a.c.d": None, "e": {}}
