@@ -11,13 +11,22 @@ One tweet per block::
 ``IMGID:<id>`` names the image ``<id>.jpg``. Tags are IOB2 (``O``, ``B-X``,
 ``I-X``). Anything else is an error that names the file and the line: we never
 guess what a malformed line meant.
+
+One known defect is repaired, not rejected: an ``I-X`` that does not continue
+an ``X`` entity (after ``O`` or after another type; Twitter-2015 has 374 such
+tags, e.g. ``J/O ./O Cole/I-PER``) becomes ``B-X``. This is how seqeval's
+default mode and conlleval read them, so the entity is kept in training and
+scored in evaluation. Repairs are counted in a :class:`ReadReport` and logged.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
+
+log = logging.getLogger(__name__)
 
 IMGID_PREFIX = "IMGID:"
 TAG_PATTERN = re.compile(r"^(O|[BI]-[^\s-][^\s]*)$")
@@ -49,6 +58,24 @@ class Tweet:
         return len(self.tokens)
 
 
+@dataclass
+class ReadReport:
+    """What :func:`read_conll` read and what it repaired."""
+
+    path: str
+    tweets: int = 0
+    words: int = 0
+    repaired_tags: int = 0  # stray I-X turned into B-X
+    repaired_at: list[str] = field(default_factory=list)  # "file:line" of the first few repairs
+
+    def summary(self) -> str:
+        text = f"{self.path}: {self.tweets} tweets, {self.words} words"
+        if self.repaired_tags:
+            text += (f"; repaired {self.repaired_tags} stray I- tag(s) to B- "
+                     f"(first at {', '.join(self.repaired_at)})")
+        return text
+
+
 def _decode_lines(path: Path) -> Iterable[tuple[int, str]]:
     """Yield (1-based line number, text without line end); strict UTF-8."""
     raw = path.read_bytes()
@@ -62,8 +89,12 @@ def _decode_lines(path: Path) -> Iterable[tuple[int, str]]:
         yield number, text.rstrip("\r")
 
 
-def read_conll(path: str | Path) -> list[Tweet]:
+def read_conll(path: str | Path, report: ReadReport | None = None) -> list[Tweet]:
     """Read a CoNLL file of ``IMGID`` blocks with TAB-separated ``token<TAB>tag`` lines.
+
+    Args:
+        path: the file.
+        report: filled with counts (tweets, words, repaired tags) when given.
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -74,6 +105,7 @@ def read_conll(path: str | Path) -> list[Tweet]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"CoNLL file not found: {path}")
+    report = report if report is not None else ReadReport(str(path))
     tweets: list[Tweet] = []
     current: Tweet | None = None
     current_line = 0
@@ -109,11 +141,19 @@ def read_conll(path: str | Path) -> list[Tweet]:
             raise ConllFormatError(path, number, "empty token")
         if not TAG_PATTERN.match(tag):
             raise ConllFormatError(path, number, f"tag {tag!r} is not IOB2 (O, B-TYPE or I-TYPE)")
+        previous = current.tags[-1] if current.tags else "O"
+        if tag.startswith("I-") and (previous == "O" or previous[2:] != tag[2:]):
+            tag = "B-" + tag[2:]
+            report.repaired_tags += 1
+            if len(report.repaired_at) < 3:
+                report.repaired_at.append(f"{path}:{number}")
         current.tokens.append(token)
         current.tags.append(tag)
     close()
     if not tweets:
         raise ConllFormatError(path, 1, "no tweets in file")
+    report.tweets, report.words = len(tweets), sum(len(t) for t in tweets)
+    (log.warning if report.repaired_tags else log.debug)("%s", report.summary())
     return tweets
 
 

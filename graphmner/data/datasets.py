@@ -9,11 +9,11 @@ a user's own copy of the same layout (e.g. with the full image set).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from graphmner.data.conll import Tweet, read_conll
+from graphmner.data.conll import ReadReport, Tweet, read_conll
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,12 @@ class Dataset:
     splits: dict[str, list[Tweet]]
     caption_file: Path | None
     image_dir: Path | None
+    reports: dict[str, ReadReport] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        """Per split: tweets read and tags repaired (logged with every run)."""
+        return {s: {"tweets": r.tweets, "words": r.words, "repaired_tags": r.repaired_tags}
+                for s, r in self.reports.items()}
 
     def __getitem__(self, split: str) -> list[Tweet]:
         return self.splits[split]
@@ -74,15 +80,16 @@ def load_dataset(name: str | None = None, data_dir: str | Path | None = None,
             raise FileNotFoundError(f"--data-dir {root} is not a directory")
     spec = DATASETS.get(name or "", DatasetSpec(name or root.name, f"CoNLL corpus at {root}"))
     files = dict(spec.split_files)
-    loaded = {}
+    loaded, reports = {}, {}
     for split in splits:
         if split not in files:
             raise KeyError(f"unknown split {split!r}; known: {list(files)}")
-        tweets = read_conll(root / files[split])
+        reports[split] = ReadReport(str(root / files[split]))
+        tweets = read_conll(root / files[split], reports[split])
         loaded[split] = tweets[:limit] if limit else tweets
     caption_file = root / spec.caption_file
     image_dir = root / spec.image_dir
     log.info("dataset %s from %s: %s", spec.name, root, ", ".join(f"{s}={len(t)}" for s, t in loaded.items()))
     return Dataset(spec.name, root, loaded,
                    caption_file if caption_file.is_file() else None,
-                   image_dir if image_dir.is_dir() else None)
+                   image_dir if image_dir.is_dir() else None, reports)

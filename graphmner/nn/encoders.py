@@ -48,9 +48,10 @@ def load_encoder(name: str, pretrained: bool = True, overrides: dict[str, Any] |
 
     path = resolve_encoder(name)
     config = AutoConfig.from_pretrained(path, **(overrides or {}))
+    # always float32: checkpoints are sometimes stored in half precision, which AdamW cannot train
     if pretrained:
-        return AutoModel.from_pretrained(path, config=config)
-    return AutoModel.from_config(config)
+        return AutoModel.from_pretrained(path, config=config).float()
+    return AutoModel.from_config(config).float()
 
 
 def encoder_from_config(config_dict: dict[str, Any]) -> nn.Module:
@@ -59,7 +60,7 @@ def encoder_from_config(config_dict: dict[str, Any]) -> nn.Module:
 
     config_dict = dict(config_dict)
     model_type = config_dict.pop("model_type")
-    return AutoModel.from_config(AutoConfig.for_model(model_type, **config_dict))
+    return AutoModel.from_config(AutoConfig.for_model(model_type, **config_dict)).float()
 
 
 def word_states(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor,

@@ -41,4 +41,5 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
     log.info("%s on %s: %d/%d/%d tweets, labels %s", model_cls.name, data.name, len(train), len(dev), len(test),
              labels.tags)
     trainer = Trainer(model, config.train, callbacks)
-    return trainer.fit(train, dev, test, output_dir, run_config=config.to_dict())
+    run_config = {**config.to_dict(), "data_summary": data.summary()}
+    return trainer.fit(train, dev, test, output_dir, run_config=run_config)

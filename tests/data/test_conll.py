@@ -84,3 +84,24 @@ def test_write_predictions_as_third_column(tmp_path):
 def test_tags_must_match_tokens():
     with pytest.raises(ValueError, match="2 tokens but 1 tags"):
         Tweet("1", ["a", "b"], ["O"])
+
+
+def test_stray_inside_tags_are_repaired_and_counted(tmp_path):
+    from graphmner.data.conll import ReadReport
+
+    # Twitter-2015 test: "J . Cole" tagged O O I-PER; and I-LOC right after a PER entity
+    path = write(tmp_path, "IMGID:1\nJ\tO\n.\tO\nCole\tI-PER\nParis\tI-LOC\nHilton\tI-LOC\n\nIMGID:2\nx\tI-ORG\n")
+    report = ReadReport(str(path))
+    tweets = read_conll(path, report)
+    assert tweets[0].tags == ["O", "O", "B-PER", "B-LOC", "I-LOC"]
+    assert tweets[1].tags == ["B-ORG"]
+    assert report.repaired_tags == 3 and report.repaired_at == [f"{path}:4", f"{path}:5", f"{path}:9"]
+    assert report.tweets == 2 and report.words == 6
+
+
+def test_bundled_twitter2015_repairs_are_counted():
+    from graphmner.data.datasets import load_dataset
+
+    data = load_dataset("twitter2015")
+    assert {s: v["repaired_tags"] for s, v in data.summary().items()} == {"train": 186, "valid": 53, "test": 135}
+    assert all(v["repaired_tags"] == 0 for v in load_dataset("twitter2017").summary().values())

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Create (or reuse) the virtual environment .venv and install graphmner into it.
+# Sourced by experiments/quickstart.sh and tests/run.sh; safe to run repeatedly.
+#   bash experiments/setup_env.sh          # VENV=path to use another location
+# torch and torchvision are pinned and installed first, so that no other
+# package makes pip pick a different (multi-GB) torch build.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv=${VENV:-$repo/.venv}
+python=${PYTHON:-python3}
+if [ ! -x "$venv/bin/python" ]; then
+  echo "[setup] creating $venv"
+  "$python" -m venv "$venv"
+fi
+stamp="$venv/.graphmner-installed"
+want=$(cat "$repo/setup.cfg" "$repo/pyproject.toml" | sha1sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "[setup] installing torch==2.14.1 torchvision==0.29.1, then graphmner[dev] (a few minutes the first time)"
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q torch==2.14.1 torchvision==0.29.1
+  "$venv/bin/python" -m pip install -q -e "$repo[dev]" torch==2.14.1 torchvision==0.29.1
+  echo "$want" > "$stamp"
+fi
+export PATH="$venv/bin:$PATH"
