@@ -5,7 +5,7 @@
 
 Reads every split with the same strict reader the trainer uses (a malformed
 line stops with file and line), then reports per split: tweets, words,
-entities per type, the longest tweet, and how many tweets have a caption and
+entities per type (after repairing stray I- tags), the longest tweet, and how many tweets have a caption and
 an image file. Exit status 1 when a split has tags of a type unseen in train.
 """
 from __future__ import annotations
@@ -32,13 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     train_types = {s.type for t in data["train"] for s in tags_to_spans(t.tags)}
     status = 0
     print(f"{data.name} at {data.root}; captions: {data.caption_file or 'none'}; images: {data.image_dir or 'none'}")
+    summary = data.summary()
     for split, tweets in data.splits.items():
         types = Counter(s.type for t in tweets for s in tags_to_spans(t.tags))
         with_caption = sum(t.image_id in captions for t in tweets)
         with_image = sum(t.image_id in images for t in tweets)
         print(f"{split:>5}: {len(tweets)} tweets, {sum(len(t) for t in tweets)} words, longest {max(map(len, tweets))}; "
               f"entities {dict(sorted(types.items()))}; caption {with_caption}/{len(tweets)}, "
-              f"image {with_image}/{len(tweets)}")
+              f"image {with_image}/{len(tweets)}; stray I- tags repaired to B- {summary[split]['repaired_tags']}")
         unseen = set(types) - train_types
         if unseen:
             print(f"       types not in train: {sorted(unseen)}")

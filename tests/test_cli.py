@@ -62,3 +62,14 @@ def test_bad_input_is_a_one_line_error(tmp_path, capsys):
     assert main(["train", "--data-dir", str(bad), "--no-mlflow", *TINY]) == 2
     err = capsys.readouterr().err
     assert f"{bad / 'train.txt'}:2: expected 'token<TAB>tag', found no TAB" in err
+
+
+def test_type_unseen_in_train_is_an_error_naming_the_tweet(tmp_path, capsys):
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "train.txt").write_text("IMGID:1\nParis\tB-LOC\n")
+    (data / "valid.txt").write_text("IMGID:1\nParis\tB-LOC\n")
+    (data / "test.txt").write_text("IMGID:1\nx\tO\n\nIMGID:2\nAcme\tB-FOO\n")
+    assert main(["train", "--data-dir", str(data), "--no-mlflow", "--output-dir", str(tmp_path / "o"), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert f"{data / 'test.txt'}:4: tag 'B-FOO' is not in the label vocabulary" in err
