@@ -27,6 +27,10 @@ def _train(args: argparse.Namespace) -> int:
         flags["output_dir"] = args.output_dir
     if args.no_mlflow:
         flags.setdefault("mlflow", {})["enabled"] = False
+    if args.evidence is not None:
+        flags.setdefault("model", {})["evidence"] = [s for s in args.evidence.split(",") if s and s != "none"]
+    if args.evidence_shuffle:
+        flags.setdefault("data", {})["evidence_shuffle"] = True
     config = load_config(args.config, flags, overrides=args.overrides)
     result = run_experiment(config)
     test = result.metrics["test"]
@@ -52,7 +56,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     model, device = _load_model(args.model_dir, args.device)
     data = load_dataset(args.dataset, args.data_dir, splits=(args.split,))
-    examples = model.featurizer()(data[args.split])
+    evidence = None
+    if model.evidence_sources:
+        from graphmner.vision.evidence import dataset_evidence
+
+        evidence = dataset_evidence(data, model.evidence_sources)[0][args.split]
+    examples = model.featurizer()(data[args.split], evidence)
     scores, predicted = evaluate(model, examples, args.batch_size, device, desc=args.split)
     if args.output:
         write_conll(args.output, data[args.split], predicted)
@@ -76,7 +85,12 @@ def _predict(args: argparse.Namespace) -> int:
         print(json.dumps({"tokens": [], "entities": []}))
         return 0
     tweet = Tweet(id="text", tokens=tokens)
-    tags = predict(model, model.featurizer()([tweet]), device=device)[0]
+    evidence = None
+    if model.evidence_sources:  # no image given: empty evidence, the model falls back to the text path
+        from graphmner.vision.evidence import VisualEvidence
+
+        evidence = [VisualEvidence("text")]
+    tags = predict(model, model.featurizer()([tweet], evidence), device=device)[0]
     entities = [{"text": " ".join(tokens[s.start:s.end]), "type": s.type, "start": s.start, "end": s.end}
                 for s in tags_to_spans(tags)]
     print(json.dumps({"tokens": tokens, "tags": tags, "entities": entities}, ensure_ascii=False))
@@ -102,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output-dir", help="where metrics.json, predictions and model/ go")
     train.add_argument("--experiment", help="MLflow experiment name")
     train.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    train.add_argument("--evidence", help="visual evidence of multimodal models: captions[,detections] or none")
+    train.add_argument("--evidence-shuffle", action="store_true",
+                       help="control: each tweet gets another tweet's evidence")
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                        help="dotted config overrides, e.g. train.lr_encoder=3e-5 model.dropout=0.2")
     train.set_defaults(func=_train)

@@ -23,6 +23,8 @@ class DataConfig:
     data_dir: str | None = None
     # keep only the first N tweets of each split (smoke runs and tests); None = all
     limit: int | None = None
+    # control: give every tweet another tweet's visual evidence (same distribution, wrong image)
+    evidence_shuffle: bool = False
 
 
 @dataclass

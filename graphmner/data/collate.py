@@ -13,8 +13,8 @@ token, so it still gets a state and a prediction.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -66,20 +66,41 @@ def plan_windows(piece_counts: Sequence[int], budget: int) -> list[Window]:
 
 @dataclass
 class Example:
-    """One tweet, tokenised: encoder rows and where each word's first piece is."""
+    """One tweet, tokenised: encoder rows and where each word's first piece is.
+
+    Multimodal models add an evidence row (after the word windows) holding
+    the caption and object labels, where each graph ``object`` node finds its
+    state, and the tweet's graph.
+    """
 
     tweet: Tweet
     rows: list[list[int]]  # piece ids with special tokens, one list per window
     word_row: list[int]  # window index of each word
     word_pos: list[int]  # position of each word's first piece in its window
     tag_ids: list[int] | None
+    object_row: list[int] = field(default_factory=list)  # row of each object node's first piece
+    object_pos: list[int] = field(default_factory=list)
+    graph: Any = None  # torch_geometric HeteroData, see graphmner.graph.builder
+    token_types: list[list[int]] | None = None  # segment ids per row, when rows hold two segments
 
 
 class Featurizer:
-    """Turns tweets into :class:`Example` s for a given tokenizer and length limit."""
+    """Turns tweets (and their visual evidence) into :class:`Example` s.
 
-    def __init__(self, tokenizer, labels: LabelVocab | None, max_length: int = 128):
+    Args:
+        tokenizer: the encoder's tokenizer.
+        labels: the tag vocabulary (None for unlabelled text).
+        max_length: pieces per encoder row, special tokens included.
+        graph_builder: ``(tweet, evidence) -> HeteroData``; given, every example
+            gets an evidence row and a graph (graph models).
+        second_segment: given, ``evidence -> words`` appended to every window
+            as a second segment (``[CLS] tweet [SEP] caption [SEP]``).
+    """
+
+    def __init__(self, tokenizer, labels: LabelVocab | None, max_length: int = 128,
+                 graph_builder: Callable | None = None, second_segment: Callable | None = None):
         self.tokenizer, self.labels, self.max_length = tokenizer, labels, max_length
+        self.graph_builder, self.second_segment = graph_builder, second_segment
         with_special = tokenizer("a", add_special_tokens=True)["input_ids"]
         plain = tokenizer("a", add_special_tokens=False)["input_ids"]
         k = next(i for i in range(len(with_special)) if with_special[i:i + len(plain)] == plain)
@@ -90,21 +111,51 @@ class Featurizer:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.unk_id = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else self.pad_id
 
-    def __call__(self, tweets: Sequence[Tweet]) -> list[Example]:
+    def _pieces(self, word_lists: Sequence[Sequence[str]], budget: int) -> list[list[list[int]]]:
+        """Per text, per word: its piece ids (``[UNK]`` for a word with none, at most ``budget``)."""
+        if not any(word_lists):
+            return [[] for _ in word_lists]
+        encoded = self.tokenizer([list(w) for w in word_lists], is_split_into_words=True, add_special_tokens=False)
+        out = []
+        for i, words in enumerate(word_lists):
+            pieces: list[list[int]] = [[] for _ in words]
+            for piece, w in zip(encoded["input_ids"][i], encoded.word_ids(i)):
+                if w is not None:
+                    pieces[w].append(piece)
+            # a single word longer than a row keeps its first pieces: only the first one is used
+            out.append([p[:budget] if p else [self.unk_id] for p in pieces])
+        return out
+
+    def __call__(self, tweets: Sequence[Tweet], evidence: Sequence | None = None) -> list[Example]:
         if not tweets:
             return []
-        encoded = self.tokenizer([t.tokens for t in tweets], is_split_into_words=True, add_special_tokens=False)
-        return [self._example(t, encoded["input_ids"][i], encoded.word_ids(i)) for i, t in enumerate(tweets)]
+        needs_evidence = self.graph_builder is not None or self.second_segment is not None
+        if needs_evidence and (evidence is None or len(evidence) != len(tweets)):
+            raise ValueError("this featurizer needs one VisualEvidence per tweet")
+        segments = [[] for _ in tweets]
+        if self.second_segment is not None:
+            # a caption gets at most half of each row; the tweet's windows get the rest
+            segments = [[p for word in words for p in word][:self.budget // 2]
+                        for words in self._pieces([self.second_segment(e) for e in evidence], self.budget)]
+        shared = self.budget - self.budget // 2 - len(self.suffix)
+        word_pieces = self._pieces([t.tokens for t in tweets], self.budget)
+        examples = []
+        for i, tweet in enumerate(tweets):
+            # no second segment (no caption): exactly the text-only rows
+            budget = shared if segments[i] else self.budget
+            ex = self._example(tweet, [p[:budget] for p in word_pieces[i]], budget)
+            if segments[i]:
+                first = [len(r) for r in ex.rows]
+                ex.rows = [r + segments[i] + self.suffix for r in ex.rows]
+                ex.token_types = [[0] * n + [1] * (len(r) - n) for r, n in zip(ex.rows, first)]
+            if self.graph_builder is not None:
+                self._add_graph(ex, evidence[i])
+            examples.append(ex)
+        return examples
 
-    def _example(self, tweet: Tweet, ids: list[int], word_ids: list[int | None]) -> Example:
-        pieces: list[list[int]] = [[] for _ in tweet.tokens]
-        for piece, w in zip(ids, word_ids):
-            if w is not None:
-                pieces[w].append(piece)
-        # a single word longer than a window keeps its first pieces: only the first is labelled
-        pieces = [p[:self.budget] if p else [self.unk_id] for p in pieces]
+    def _example(self, tweet: Tweet, pieces: list[list[int]], budget: int) -> Example:
         rows, word_row, word_pos = [], [0] * len(pieces), [0] * len(pieces)
-        for r, win in enumerate(plan_windows([len(p) for p in pieces], self.budget)):
+        for r, win in enumerate(plan_windows([len(p) for p in pieces], budget)):
             row = list(self.prefix)
             for w in range(win.start, win.end):
                 if win.core_start <= w < win.core_end:
@@ -115,6 +166,28 @@ class Featurizer:
         if tweet.tags is not None and self.labels is not None:
             tag_ids = self.labels.encode(tweet.tags, where=tweet.source or f"tweet {tweet.id}")
         return Example(tweet, rows, word_row, word_pos, tag_ids)
+
+    def _add_graph(self, ex: Example, evidence) -> None:
+        """Append the evidence row; objects whose word does not fit in it are left out of the graph."""
+        from graphmner.vision.evidence import VisualEvidence, evidence_words
+
+        words, object_word = evidence_words(evidence)
+        pieces = self._pieces([words], self.budget)[0] if words else []
+        row, starts = list(self.prefix), []
+        for p in pieces:
+            if len(row) + len(p) > self.budget + len(self.prefix):
+                break
+            starts.append(len(row))
+            row.extend(p)
+        keep = [k for k, w in enumerate(object_word) if w < len(starts)]
+        if len(keep) < len(object_word):
+            evidence = VisualEvidence(evidence.image_id, [evidence.objects[k] for k in keep], evidence.caption,
+                                      evidence.image_path)
+        ex.graph = self.graph_builder(ex.tweet, evidence)
+        if keep:
+            ex.object_row = [len(ex.rows)] * len(keep)
+            ex.object_pos = [starts[object_word[k]] for k in keep]
+            ex.rows.append(row + self.suffix)
 
 
 @dataclass
@@ -129,6 +202,9 @@ class Batch:
         word_mask: ``(B, W)`` True for real words.
         tags: ``(B, W)`` gold tag ids (0 at padding), or None.
         tweets: the source tweets, in batch order.
+        token_type_ids: ``(C, L)`` segment ids when rows hold two segments, else None.
+        object_row, object_pos: ``(O,)`` where each graph object node's first piece is.
+        graph: the tweets' graphs as one ``torch_geometric`` batch, or None.
     """
 
     input_ids: Tensor
@@ -138,11 +214,15 @@ class Batch:
     word_mask: Tensor
     tags: Tensor | None
     tweets: list[Tweet]
+    token_type_ids: Tensor | None = None
+    object_row: Tensor | None = None
+    object_pos: Tensor | None = None
+    graph: Any = None
 
     def to(self, device: torch.device | str) -> "Batch":
         moved = {f.name: getattr(self, f.name) for f in fields(self)}
         for name, value in moved.items():
-            if isinstance(value, Tensor):
+            if isinstance(value, Tensor) or (name == "graph" and value is not None):
                 moved[name] = value.to(device, non_blocking=True)
         return Batch(**moved)
 
@@ -165,7 +245,13 @@ def collate(examples: Sequence[Example], pad_id: int = 0) -> Batch:
     word_mask = torch.zeros((len(examples), width), dtype=torch.bool)
     labelled = all(ex.tag_ids is not None for ex in examples)
     tags = torch.zeros((len(examples), width), dtype=torch.long) if labelled else None
-    offset = 0
+    token_type_ids = None
+    if any(ex.token_types is not None for ex in examples):
+        token_type_ids = torch.zeros_like(input_ids)
+        types = [t for ex in examples for t in (ex.token_types or [[0] * len(r) for r in ex.rows])]
+        for i, row_types in enumerate(types):
+            token_type_ids[i, :len(row_types)] = torch.tensor(row_types)
+    offset, object_row, object_pos = 0, [], []
     for b, ex in enumerate(examples):
         n = len(ex.word_pos)
         word_row[b, :n] = torch.tensor(ex.word_row) + offset
@@ -173,5 +259,14 @@ def collate(examples: Sequence[Example], pad_id: int = 0) -> Batch:
         word_mask[b, :n] = True
         if tags is not None:
             tags[b, :n] = torch.tensor(ex.tag_ids)
+        object_row += [r + offset for r in ex.object_row]
+        object_pos += ex.object_pos
         offset += len(ex.rows)
-    return Batch(input_ids, attention_mask, word_row, word_pos, word_mask, tags, [ex.tweet for ex in examples])
+    graph = None
+    if examples[0].graph is not None:
+        from torch_geometric.data import Batch as GraphBatch
+
+        graph = GraphBatch.from_data_list([ex.graph for ex in examples])
+    return Batch(input_ids, attention_mask, word_row, word_pos, word_mask, tags, [ex.tweet for ex in examples],
+                 token_type_ids, torch.tensor(object_row, dtype=torch.long), torch.tensor(object_pos, dtype=torch.long),
+                 graph)

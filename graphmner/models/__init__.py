@@ -1,5 +1,8 @@
 """Registered taggers; ``--model NAME`` picks one."""
 from graphmner.models.base import MODELS, Tagger, TaggerConfig, TaggerOutput, get_model_class, register
 from graphmner.models.bert_crf import BertCRF
+from graphmner.models.caption_concat import CaptionConcat
+from graphmner.models.graphmner import GraphMNER
 
-__all__ = ["MODELS", "Tagger", "TaggerConfig", "TaggerOutput", "get_model_class", "register", "BertCRF"]
+__all__ = ["MODELS", "Tagger", "TaggerConfig", "TaggerOutput", "get_model_class", "register", "BertCRF",
+           "CaptionConcat", "GraphMNER"]

@@ -99,12 +99,34 @@ class Tagger(nn.Module):
     def hidden_size(self) -> int:
         return self.encoder.config.hidden_size
 
+    @property
+    def evidence_sources(self) -> list[str]:
+        """Visual evidence this model reads (``captions``, ``detections``); none for text-only models."""
+        return list(getattr(self.config, "evidence", []) or [])
+
     def featurizer(self) -> Featurizer:
+        """Tweets (and evidence, for multimodal models) -> examples; models override to add graphs etc."""
         return Featurizer(self.tokenizer, self.labels, self.config.max_length)
 
     def encode_words(self, batch: Batch) -> Tensor:
         """``(B, W, H)`` first-piece state of every word."""
-        return word_states(self.encoder, batch.input_ids, batch.attention_mask, batch.word_row, batch.word_pos)
+        return word_states(self.encoder, batch.input_ids, batch.attention_mask, batch.word_row, batch.word_pos,
+                           batch.token_type_ids)
+
+    def text_states(self, batch: Batch) -> Tensor:
+        """``(B, W, H)`` word states from the tweet's words alone: second segments masked out.
+
+        The reference that a multimodal model must reproduce for a tweet without evidence.
+        """
+        ids, mask = batch.input_ids, batch.attention_mask
+        if batch.token_type_ids is not None:
+            first = batch.token_type_ids == 0
+            ids, mask = torch.where(first, ids, torch.zeros_like(ids)), mask * first
+        return word_states(self.encoder, ids, mask, batch.word_row, batch.word_pos)
+
+    def word_representations(self, batch: Batch) -> Tensor:
+        """``(B, W, H)`` the word states the emission layer reads; multimodal models fuse evidence here."""
+        return self.encode_words(batch)
 
     def emissions(self, batch: Batch) -> Tensor:
         """``(B, W, T)``; what each model defines."""

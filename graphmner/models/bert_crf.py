@@ -20,4 +20,4 @@ class BertCRF(Tagger):
         self.classifier = nn.Linear(self.hidden_size, len(labels))
 
     def emissions(self, batch: Batch) -> Tensor:
-        return self.classifier(self.dropout(self.encode_words(batch)))
+        return self.classifier(self.dropout(self.word_representations(batch)))

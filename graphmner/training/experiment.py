@@ -28,7 +28,18 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
     labels = LabelVocab.from_tags(t.tags for t in data["train"])
     model = model_cls(model_config, labels)
     featurize = model.featurizer()
-    train, dev, test = (featurize(data[s]) for s in ("train", "valid", "test"))
+    summary = {"data": data.summary()}
+    if model.evidence_sources:
+        from graphmner.vision.evidence import dataset_evidence
+
+        shuffle = config.train.seed if config.data.evidence_shuffle else None
+        evidence, reports = dataset_evidence(data, model.evidence_sources, shuffle_seed=shuffle)
+        summary["evidence"] = {s: r.as_dict() for s, r in reports.items()}
+        for split, report in reports.items():
+            log.info("evidence %s: %s%s", split, report.as_dict(), " (shuffled across tweets)" if shuffle else "")
+        train, dev, test = (featurize(data[s], evidence[s]) for s in ("train", "valid", "test"))
+    else:
+        train, dev, test = (featurize(data[s]) for s in ("train", "valid", "test"))
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, output_dir / "config.yaml")
@@ -41,5 +52,5 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
     log.info("%s on %s: %d/%d/%d tweets, labels %s", model_cls.name, data.name, len(train), len(dev), len(test),
              labels.tags)
     trainer = Trainer(model, config.train, callbacks)
-    run_config = {**config.to_dict(), "data_summary": data.summary()}
+    run_config = {**config.to_dict(), "data_summary": summary}
     return trainer.fit(train, dev, test, output_dir, run_config=run_config)

@@ -1,13 +1,17 @@
 """What every tagger must do. A model's test subclasses :class:`BaseModelTest`
-and sets ``model_name`` (and ``model_changes`` for its own config fields)."""
+and sets ``model_name`` (and ``model_changes`` for its own config fields).
+Multimodal models (those with evidence sources) also must reduce to their text
+path when a tweet has no evidence."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from graphmner.data.collate import collate
 from graphmner.data.conll import Tweet
 from graphmner.models.base import Tagger, get_model_class
 from graphmner.training.trainer import predict
+from graphmner.vision.evidence import VisualEvidence, dataset_evidence
 from tests.conftest import tiny_model_config
 
 
@@ -22,9 +26,16 @@ class BaseModelTest:
         config = cls.config_class.from_dict({**base.__dict__, **self.model_changes})
         return cls(config, labels)
 
+    def examples(self, model: Tagger, data, split: str, n: int | None = None):
+        tweets = data[split][:n]
+        if not model.evidence_sources:
+            return model.featurizer()(tweets)
+        evidence = dataset_evidence(data, model.evidence_sources)[0][split][:n]
+        return model.featurizer()(tweets, evidence)
+
     def test_emissions_and_loss_shapes(self, tiny_data, tiny_labels):
         model = self.make(tiny_labels)
-        batch = collate(model.featurizer()(tiny_data["train"][:4]))
+        batch = collate(self.examples(model, tiny_data, "train", 4))
         out = model(batch)
         assert out.emissions.shape == (4, batch.word_mask.shape[1], len(tiny_labels))
         assert out.loss.ndim == 0 and torch.isfinite(out.loss)
@@ -33,7 +44,7 @@ class BaseModelTest:
 
     def test_training_pass_fits_a_few_tweets(self, tiny_data, tiny_labels):
         model = self.make(tiny_labels)
-        batch = collate(model.featurizer()(tiny_data["train"][:4]))
+        batch = collate(self.examples(model, tiny_data, "train", 4))
         groups = model.parameter_groups(lr_encoder=1e-3, lr_head=1e-2, weight_decay=0.0)
         optimizer = torch.optim.AdamW(groups)
         model.train()
@@ -50,18 +61,37 @@ class BaseModelTest:
 
     def test_save_load_gives_identical_predictions(self, tmp_path, tiny_data, tiny_labels):
         model = self.make(tiny_labels).eval()
-        examples = model.featurizer()(tiny_data["test"])
+        examples = self.examples(model, tiny_data, "test")
         before = model.emissions(collate(examples))
         model.save_pretrained(tmp_path / "m")
         loaded = Tagger.from_pretrained(tmp_path / "m").eval()
         assert type(loaded) is type(model) and loaded.config == model.config and loaded.labels == model.labels
-        assert torch.equal(loaded.emissions(collate(loaded.featurizer()(tiny_data["test"]))), before)
+        assert torch.equal(loaded.emissions(collate(self.examples(loaded, tiny_data, "test"))), before)
         assert predict(loaded, examples) == predict(model, examples)
 
     def test_long_tweet_gets_a_tag_per_word(self, tiny_labels):
         model = self.make(tiny_labels).eval()
         model.config.max_length = 16
         tweet = Tweet("long", [f"token{i}" for i in range(200)], ["O"] * 200)
-        examples = model.featurizer()([tweet])
+        evidence = [VisualEvidence("long", caption=None)] if model.evidence_sources else None
+        examples = model.featurizer()([tweet], evidence)
         assert len(examples[0].rows) > 10
         assert len(predict(model, examples)[0]) == 200
+
+    def test_empty_evidence_is_the_text_path(self, tiny_data, tiny_labels):
+        model = self.make(tiny_labels).eval()
+        if not model.evidence_sources:
+            pytest.skip("text-only model")
+        tweets = tiny_data["test"][:6]
+        # tweets 0, 2, 4 have no evidence; 1, 3, 5 keep theirs: mixing both in one batch must not leak
+        real = dataset_evidence(tiny_data, model.evidence_sources)[0]["test"][:6]
+        evidence = [VisualEvidence(t.image_id) if i % 2 == 0 else real[i] for i, t in enumerate(tweets)]
+        batch = collate(model.featurizer()(tweets, evidence))
+        text_path = model.text_states(batch)
+        fused = model.word_representations(batch)
+        for i in range(6):
+            n = len(tweets[i])
+            if i % 2 == 0:
+                assert torch.equal(fused[i, :n], text_path[i, :n])
+            else:
+                assert not torch.allclose(fused[i, :n], text_path[i, :n])

@@ -1,0 +1,180 @@
+"""Visual evidence: what is known about a tweet's image, from any source, as one type.
+
+Sources (combinable):
+
+- ``captions``: a caption file (``<id>.jpg :<text>``, e.g. the bundled BLIP-2
+  captions) gives the caption text and *caption concepts*: its content words
+  ("a man holding a chicago bears jersey" -> man, holding, chicago, bears,
+  jersey), each a :class:`VisualObject` with no box and ``source="caption"``.
+- ``detections``: a detection cache written by ``graphmner detect`` gives
+  labelled boxes (``source="detector"``).
+
+A tweet whose image has no entry in any selected source gets empty evidence;
+these are counted in :class:`EvidenceReport`, never filled in with something
+else.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from graphmner.data.conll import Tweet
+from graphmner.vision.captions import read_captions
+
+# function words of English captions; what remains are the concepts a captioner saw
+STOPWORDS = frozenset("""
+a an the of in on at to for with from by and or is are was were be been being it its this that these those
+there their his her him she he they them we us our you your i me my some any two three four several many
+while into onto over under near next up down out off as has have had do does did not no very s
+""".split())
+
+_WORD = re.compile(r"[a-z0-9]+")  # "nba's" -> "nba", "s" (a stopword below)
+
+
+@dataclass(frozen=True)
+class VisualObject:
+    """One thing seen in the image."""
+
+    label: str  # "person", "chicago", ...
+    box_xyxyn: tuple[float, float, float, float] | None  # normalised (x1, y1, x2, y2), None if not localised
+    score: float  # detector confidence; 1.0 for caption concepts
+    source: str  # "caption" | "detector"
+
+
+@dataclass
+class VisualEvidence:
+    """Everything known about one image; empty when nothing is."""
+
+    image_id: str
+    objects: list[VisualObject] = field(default_factory=list)
+    caption: str | None = None
+    image_path: Path | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.objects and not self.caption
+
+
+def caption_concepts(caption: str, max_concepts: int = 16) -> list[VisualObject]:
+    """Content words of a caption, in order, without repeats."""
+    seen: list[str] = []
+    for word in _WORD.findall(caption.lower()):
+        if word not in STOPWORDS and word not in seen:
+            seen.append(word)
+    return [VisualObject(w, None, 1.0, "caption") for w in seen[:max_concepts]]
+
+
+def evidence_words(evidence: VisualEvidence) -> tuple[list[str], list[int]]:
+    """The evidence as words for the text encoder, and each object's word index.
+
+    The caption's words come first (so caption concepts are encoded in
+    context), then one word per detection label not already in the caption.
+    """
+    words = _WORD.findall(evidence.caption.lower()) if evidence.caption else []
+    index: list[int] = []
+    for obj in evidence.objects:
+        label = obj.label.lower()
+        if obj.source == "caption" and label in words:
+            index.append(words.index(label))
+        else:
+            index.append(len(words))
+            words.append(label)
+    return words, index
+
+
+@dataclass
+class EvidenceReport:
+    """How many tweets got evidence from each source, and how many got none."""
+
+    tweets: int = 0
+    with_caption: int = 0
+    with_detections: int = 0
+    empty: int = 0
+    missing_examples: list[str] = field(default_factory=list)  # first few image ids with no evidence
+
+    def as_dict(self) -> dict[str, int]:
+        return {"tweets": self.tweets, "with_caption": self.with_caption,
+                "with_detections": self.with_detections, "empty": self.empty}
+
+
+def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: dict[str, str] | None = None,
+                     detections: dict[str, list[VisualObject]] | None = None, image_dir: Path | None = None,
+                     max_concepts: int = 16) -> tuple[list[VisualEvidence], EvidenceReport]:
+    """One :class:`VisualEvidence` per tweet (in order), and the counts.
+
+    Args:
+        sources: any of ``"captions"``, ``"detections"``.
+        captions: ``{image_id: caption}`` (needed for ``captions``).
+        detections: ``{image_id: objects}`` (needed for ``detections``).
+        image_dir: where ``<image_id>.jpg`` would be; recorded when the file exists.
+    """
+    sources = set(sources)
+    unknown = sources - {"captions", "detections"}
+    if unknown:
+        raise ValueError(f"unknown evidence source(s) {sorted(unknown)}; known: captions, detections")
+    if "captions" in sources and captions is None:
+        raise ValueError("evidence source 'captions' needs a caption file (the dataset has none)")
+    if "detections" in sources and detections is None:
+        raise ValueError("evidence source 'detections' needs a detection cache (graphmner detect)")
+    report, out = EvidenceReport(tweets=len(tweets)), []
+    for tweet in tweets:
+        image_id = tweet.image_id or tweet.id
+        evidence = VisualEvidence(image_id)
+        if image_dir is not None and (image_dir / f"{image_id}.jpg").is_file():
+            evidence.image_path = image_dir / f"{image_id}.jpg"
+        if "captions" in sources and captions.get(image_id):
+            evidence.caption = captions[image_id]
+            evidence.objects.extend(caption_concepts(evidence.caption, max_concepts))
+            report.with_caption += 1
+        if "detections" in sources and detections.get(image_id):
+            evidence.objects.extend(detections[image_id])
+            report.with_detections += 1
+        if evidence.is_empty:
+            report.empty += 1
+            if len(report.missing_examples) < 5:
+                report.missing_examples.append(image_id)
+        out.append(evidence)
+    return out, report
+
+
+def shuffle_evidence(evidence: Sequence[VisualEvidence], seed: int) -> list[VisualEvidence]:
+    """The control: every tweet gets another tweet's evidence (a derangement when possible).
+
+    Same distribution of evidence, wrong image: a model that gains from the
+    right evidence should not gain from this.
+    """
+    import random
+
+    n = len(evidence)
+    order = list(range(n))
+    rng = random.Random(seed)
+    rng.shuffle(order)
+    if n > 1:  # rotate the shuffled order by one: nobody keeps their own evidence
+        order = {order[i]: order[(i + 1) % n] for i in range(n)}
+        return [evidence[order[i]] for i in range(n)]
+    return list(evidence)
+
+
+def dataset_evidence(data, sources: Sequence[str], shuffle_seed: int | None = None,
+                     caption_file: str | Path | None = None, max_concepts: int = 16
+                     ) -> tuple[dict[str, list[VisualEvidence]], dict[str, EvidenceReport]]:
+    """Evidence for every split of a :class:`~graphmner.data.datasets.Dataset`.
+
+    Args:
+        sources: evidence sources (``captions``; ``detections`` needs ``graphmner detect``).
+        shuffle_seed: given, each split's evidence is shuffled across tweets (the control).
+        caption_file: instead of the dataset's own caption file.
+    """
+    captions = None
+    if "captions" in sources:
+        path = Path(caption_file) if caption_file else data.caption_file
+        if path is None:
+            raise FileNotFoundError(f"evidence 'captions' needs a caption file; {data.root} has none")
+        captions = read_captions(path)
+    out, reports = {}, {}
+    for split, tweets in data.splits.items():
+        evidence, reports[split] = collect_evidence(tweets, sources, captions, None, data.image_dir, max_concepts)
+        out[split] = shuffle_evidence(evidence, shuffle_seed) if shuffle_seed is not None else evidence
+    return out, reports

@@ -1,0 +1,42 @@
+import pytest
+import torch
+
+from graphmner.data.collate import collate
+from tests.models.base_model_test import BaseModelTest
+
+
+class TestGraphMNERGNN(BaseModelTest):
+    model_name = "graphmner"
+    model_changes = {"fusion": "gnn", "conv": "gatv2", "channels": 32, "heads": 2}
+
+
+class TestGraphMNERTransformerConv(BaseModelTest):
+    model_name = "graphmner"
+    model_changes = {"fusion": "gnn", "conv": "transformer", "channels": 32, "heads": 2, "layers": 1}
+
+
+class TestGraphMNERSage(BaseModelTest):
+    model_name = "graphmner"
+    model_changes = {"fusion": "gnn", "conv": "sage", "channels": 32, "layers": 3}
+
+
+class TestGraphMNERAttention(BaseModelTest):
+    model_name = "graphmner"
+    model_changes = {"fusion": "attention", "channels": 32, "heads": 2}
+
+
+def test_unknown_fusion_is_an_error(tiny_labels):
+    from graphmner.models.graphmner import GraphMNER, GraphMNERConfig
+    from tests.conftest import TINY_ENCODER
+
+    config = GraphMNERConfig(pretrained=False, encoder_overrides=dict(TINY_ENCODER), fusion="dense")
+    with pytest.raises(ValueError, match="unknown fusion 'dense'"):
+        GraphMNER(config, tiny_labels)
+
+
+def test_gate_starts_nearly_closed(tiny_data, tiny_labels):
+    t = TestGraphMNERGNN()
+    model = t.make(tiny_labels).eval()
+    batch = collate(t.examples(model, tiny_data, "test", 4))
+    model.word_representations(batch)
+    assert torch.allclose(model.last_gate, torch.sigmoid(torch.tensor(-3.0)), atol=1e-6)

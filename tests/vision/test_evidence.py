@@ -1,0 +1,40 @@
+import pytest
+
+from graphmner.data.conll import Tweet
+from graphmner.vision.evidence import (VisualEvidence, VisualObject, caption_concepts, collect_evidence,
+                                       evidence_words, shuffle_evidence)
+
+
+def test_caption_concepts_are_content_words_in_order():
+    concepts = caption_concepts("kawhi leonard is the nba's block of the year, the year")
+    assert [c.label for c in concepts] == ["kawhi", "leonard", "nba", "block", "year"]
+    assert all(c.source == "caption" and c.box_xyxyn is None and c.score == 1.0 for c in concepts)
+
+
+def test_evidence_words_place_every_object():
+    ev = VisualEvidence("1", caption_concepts("a dog on a red sofa") + [VisualObject("dog", (0, 0, 1, 1), 0.9, "detector"),
+                                                                      VisualObject("cell phone", None, 0.5, "detector")],
+                        caption="a dog on a red sofa")
+    words, index = evidence_words(ev)
+    assert words == ["a", "dog", "on", "a", "red", "sofa", "dog", "cell phone"]
+    assert [words[i] for i in index] == ["dog", "red", "sofa", "dog", "cell phone"]
+
+
+def test_collect_counts_missing_and_never_fills_in():
+    tweets = [Tweet("a", ["x"], ["O"], "a"), Tweet("b", ["y"], ["O"], "b"), Tweet("c", ["z"], ["O"], "c")]
+    evidence, report = collect_evidence(tweets, ["captions"], {"a": "a dog", "c": ""})
+    assert evidence[0].caption == "a dog" and evidence[1].is_empty and evidence[2].is_empty
+    assert report.as_dict() == {"tweets": 3, "with_caption": 1, "with_detections": 0, "empty": 2}
+    assert report.missing_examples == ["b", "c"]
+    with pytest.raises(ValueError, match="unknown evidence source"):
+        collect_evidence(tweets, ["pixels"], {})
+    with pytest.raises(ValueError, match="needs a caption file"):
+        collect_evidence(tweets, ["captions"], None)
+
+
+def test_shuffle_gives_everyone_another_tweets_evidence():
+    evidence = [VisualEvidence(str(i), caption=f"c{i}") for i in range(50)]
+    shuffled = shuffle_evidence(evidence, seed=1)
+    assert sorted(e.caption for e in shuffled) == sorted(e.caption for e in evidence)  # same distribution
+    assert all(s.caption != e.caption for s, e in zip(shuffled, evidence))  # wrong image for everyone
+    assert shuffle_evidence(evidence, seed=1) == shuffled and shuffle_evidence(evidence, seed=2) != shuffled
