@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Run a seed grid on a lent GPU machine (see ../shared/docs/GPU.md): several
-# `graphmner train` runs side by side, one JSON line per finished run on stdout.
-#   bash experiments/gpu_grid.sh MODEL "DATASETS" "SEEDS" [extra train args...]
+# Run a grid of training runs on a lent GPU machine (see ../shared/docs/GPU.md),
+# several side by side; prints one JSON line per finished run.
+#   bash experiments/gpu_grid.sh JOBS_FILE
+# JOBS_FILE: one run per line, "NAME graphmner-train-arguments..." (# starts a comment).
 # Needs, carried in .gpu/: wheels of the packages that machine lacks (whl/) and a
 # MiniLM copy (minilm/). MLflow is not installed there: runs write metrics.json only.
+# PARALLEL (default 8) runs at once; EXTRA is appended to every run's arguments.
 set -uo pipefail
-model=$1; datasets=$2; seeds=$3; shift 3
-python3 -m pip install -q --no-index --no-deps --target .site .gpu/whl/*.whl
+jobs_file=$1
+python3 -m pip install -q --no-index --no-deps --upgrade --target .site .gpu/whl/*.whl 2>/dev/null
 export PYTHONPATH=$PWD/.site:$PWD PYTHONUNBUFFERED=1 TQDM_DISABLE=1
 out=${OUT:-/tmp/gpu_grid}
 mkdir -p "$out/logs"
 
-one() {  # dataset seed extra-args...
-  local d=$1 s=$2; shift 2
-  local name=$model-$d-s$s dir=/tmp/gpu_runs/$model-$d-s$s
-  if python3 -m graphmner.cli train --model "$model" --dataset "$d" --seed "$s" --encoder .gpu/minilm \
-      --no-mlflow --output-dir "$dir" "$@" > "$out/logs/$name.log" 2>&1; then
+one() {  # name, train args...
+  local name=$1; shift
+  local dir=/tmp/gpu_runs/$name
+  if python3 -m graphmner.cli train --encoder .gpu/minilm --no-mlflow --output-dir "$dir" "$@" ${EXTRA:-} \
+      > "$out/logs/$name.log" 2>&1; then
     python3 - "$dir/metrics.json" "$name" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
@@ -28,11 +30,11 @@ PY
   fi
 }
 
-for d in $datasets; do
-  for s in $seeds; do
-    while [ "$(jobs -rp | wc -l)" -ge "${PARALLEL:-8}" ]; do sleep 1; done
-    one "$d" "$s" "$@" &
-  done
-done
+while read -r name args; do
+  case "$name" in ""|\#*) continue ;; esac
+  while [ "$(jobs -rp | wc -l)" -ge "${PARALLEL:-8}" ]; do sleep 1; done
+  # shellcheck disable=SC2086
+  one "$name" $args &
+done < "$jobs_file"
 wait
 tar -czf "$out/logs.tgz" -C "$out" logs && rm -rf "$out/logs"
