@@ -1,4 +1,4 @@
-"""``graphmner`` command line: train, evaluate, predict."""
+"""``graphmner`` command line: train, evaluate, predict, detect, build-graphs."""
 from __future__ import annotations
 
 import argparse
@@ -31,6 +31,8 @@ def _train(args: argparse.Namespace) -> int:
         flags.setdefault("model", {})["evidence"] = [s for s in args.evidence.split(",") if s and s != "none"]
     if args.evidence_shuffle:
         flags.setdefault("data", {})["evidence_shuffle"] = True
+    if args.detections:
+        flags.setdefault("data", {})["detections"] = args.detections
     config = load_config(args.config, flags, overrides=args.overrides)
     result = run_experiment(config)
     test = result.metrics["test"]
@@ -60,7 +62,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if model.evidence_sources:
         from graphmner.vision.evidence import dataset_evidence
 
-        evidence = dataset_evidence(data, model.evidence_sources)[0][args.split]
+        evidence = dataset_evidence(data, model.evidence_sources, detections=args.detections)[0][args.split]
     examples = model.featurizer()(data[args.split], evidence)
     scores, predicted = evaluate(model, examples, args.batch_size, device, desc=args.split)
     if args.output:
@@ -97,6 +99,50 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _detect(args: argparse.Namespace) -> int:
+    from graphmner.vision.detector import detect_images
+
+    report = detect_images(args.image_dir, args.weights, args.output, conf=args.conf, batch=args.batch,
+                           max_det=args.max_det, device=args.device)
+    print(f"{report.summary()} -> {args.output}")
+    return 0
+
+
+def _build_graphs(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from graphmner.data.datasets import load_dataset
+    from graphmner.graph.builder import GraphConfig, build_graph
+    from graphmner.graph.export import save_graphs, to_networkx
+    from graphmner.vision.evidence import dataset_evidence
+
+    data = load_dataset(args.dataset, args.data_dir, splits=(args.split,))
+    sources = [s for s in args.evidence.split(",") if s and s != "none"]
+    evidence = dataset_evidence(data, sources, detections=args.detections)[0][args.split]
+    tweets, config = data[args.split], GraphConfig(cross_edges=args.cross_edges)
+    start = time.perf_counter()
+    graphs = {t.id: build_graph(t, e, config) for t, e in zip(tweets, evidence)}
+    seconds = time.perf_counter() - start
+    save_graphs(args.output, graphs, {"dataset": data.name, "split": args.split, "evidence": sources,
+                                      "cross_edges": args.cross_edges})
+    print(f"{len(graphs)} graphs of {data.name}/{args.split} in {seconds:.2f}s "
+          f"({len(graphs) / seconds:.0f} tweets/s) -> {args.output}")
+    if args.networkx:
+        import networkx as nx
+
+        index = next((i for i, t in enumerate(tweets) if t.id == args.networkx), None)
+        if index is None:
+            raise KeyError(f"no tweet {args.networkx!r} in {data.name}/{args.split}")
+        g = to_networkx(tweets[index], evidence[index], graphs[args.networkx])
+        path = Path(args.networkx_output or f"{Path(args.output).with_suffix('')}.{args.networkx}.json")
+        path.write_text(json.dumps(nx.node_link_data(g, edges="edges"), indent=1, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+        print(f"networkx graph of tweet {args.networkx}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges "
+              f"-> {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graphmner", description="Multimodal NER on tweets.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -119,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--evidence", help="visual evidence of multimodal models: captions[,detections] or none")
     train.add_argument("--evidence-shuffle", action="store_true",
                        help="control: each tweet gets another tweet's evidence")
+    train.add_argument("--detections", help="detection cache from graphmner detect (evidence 'detections')")
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                        help="dotted config overrides, e.g. train.lr_encoder=3e-5 model.dropout=0.2")
     train.set_defaults(func=_train)
@@ -132,7 +179,30 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto")
     ev.add_argument("--output", help="write token/gold/predicted CoNLL here")
     ev.add_argument("--json", action="store_true", help="print the scores as JSON")
+    ev.add_argument("--detections", help="detection cache, for models trained with evidence 'detections'")
     ev.set_defaults(func=_evaluate)
+
+    de = sub.add_parser("detect", help="run a YOLO detector over an image folder once and cache the objects")
+    de.add_argument("--image-dir", required=True)
+    de.add_argument("--weights", default="yolov8n.pt", help="weights path or name; a .yaml builds random weights")
+    de.add_argument("--output", required=True, help="the detection cache (JSON Lines)")
+    de.add_argument("--conf", type=float, default=0.25, help="minimum confidence")
+    de.add_argument("--max-det", type=int, default=20, help="objects kept per image")
+    de.add_argument("--batch", type=int, default=16)
+    de.add_argument("--device", default=None, help="cpu, 0, cuda:0, ... (default: ultralytics picks)")
+    de.set_defaults(func=_detect)
+
+    bg = sub.add_parser("build-graphs", help="build every tweet's multimodal graph of a split and save them")
+    bg.add_argument("--dataset", default="twitter2017")
+    bg.add_argument("--data-dir")
+    bg.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    bg.add_argument("--evidence", default="captions", help="captions[,detections] or none")
+    bg.add_argument("--detections", help="detection cache from graphmner detect")
+    bg.add_argument("--cross-edges", default="all", choices=("all", "match"))
+    bg.add_argument("--output", required=True, help="graphs file (torch format, loads with weights_only=True)")
+    bg.add_argument("--networkx", metavar="TWEET_ID", help="also export this tweet's graph as networkx JSON")
+    bg.add_argument("--networkx-output", help="where (default: next to --output)")
+    bg.set_defaults(func=_build_graphs)
 
     pr = sub.add_parser("predict", help="tag a text; prints the entities as JSON")
     pr.add_argument("--model-dir", required=True)

@@ -25,6 +25,8 @@ class DataConfig:
     limit: int | None = None
     # control: give every tweet another tweet's visual evidence (same distribution, wrong image)
     evidence_shuffle: bool = False
+    # detection cache (graphmner detect) for models with evidence "detections"
+    detections: str | None = None
 
 
 @dataclass

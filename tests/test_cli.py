@@ -73,3 +73,16 @@ def test_type_unseen_in_train_is_an_error_naming_the_tweet(tmp_path, capsys):
     assert main(["train", "--data-dir", str(data), "--no-mlflow", "--output-dir", str(tmp_path / "o"), *TINY]) == 2
     err = capsys.readouterr().err
     assert f"{data / 'test.txt'}:4: tag 'B-FOO' is not in the label vocabulary" in err
+
+
+def test_build_graphs_with_networkx_export(tmp_path, capsys):
+    from graphmner.graph.export import load_graphs
+
+    out = tmp_path / "graphs.pt"
+    assert main(["build-graphs", "--data-dir", str(TINY_DATA), "--split", "test", "--output", str(out),
+                 "--networkx", "16_05_01_360"]) == 0
+    graphs, meta = load_graphs(out)
+    assert len(graphs) == 12 and meta["evidence"] == ["captions"]
+    exported = json.loads((tmp_path / "graphs.16_05_01_360.json").read_text())
+    assert {n["type"] for n in exported["nodes"]} == {"word", "object"}
+    assert "tweets/s" in capsys.readouterr().out

@@ -33,7 +33,8 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
         from graphmner.vision.evidence import dataset_evidence
 
         shuffle = config.train.seed if config.data.evidence_shuffle else None
-        evidence, reports = dataset_evidence(data, model.evidence_sources, shuffle_seed=shuffle)
+        evidence, reports = dataset_evidence(data, model.evidence_sources, shuffle_seed=shuffle,
+                                             detections=config.data.detections)
         summary["evidence"] = {s: r.as_dict() for s, r in reports.items()}
         for split, report in reports.items():
             log.info("evidence %s: %s%s", split, report.as_dict(), " (shuffled across tweets)" if shuffle else "")

@@ -158,14 +158,15 @@ def shuffle_evidence(evidence: Sequence[VisualEvidence], seed: int) -> list[Visu
 
 
 def dataset_evidence(data, sources: Sequence[str], shuffle_seed: int | None = None,
-                     caption_file: str | Path | None = None, max_concepts: int = 16
-                     ) -> tuple[dict[str, list[VisualEvidence]], dict[str, EvidenceReport]]:
+                     caption_file: str | Path | None = None, detections: str | Path | None = None,
+                     max_concepts: int = 16) -> tuple[dict[str, list[VisualEvidence]], dict[str, EvidenceReport]]:
     """Evidence for every split of a :class:`~graphmner.data.datasets.Dataset`.
 
     Args:
-        sources: evidence sources (``captions``; ``detections`` needs ``graphmner detect``).
+        sources: evidence sources: ``captions``, ``detections``.
         shuffle_seed: given, each split's evidence is shuffled across tweets (the control).
         caption_file: instead of the dataset's own caption file.
+        detections: the cache written by ``graphmner detect`` (needed for ``detections``).
     """
     captions = None
     if "captions" in sources:
@@ -173,8 +174,16 @@ def dataset_evidence(data, sources: Sequence[str], shuffle_seed: int | None = No
         if path is None:
             raise FileNotFoundError(f"evidence 'captions' needs a caption file; {data.root} has none")
         captions = read_captions(path)
+    objects = None
+    if "detections" in sources:
+        if detections is None:
+            raise FileNotFoundError("evidence 'detections' needs a detection cache: run graphmner detect, then "
+                                    "pass data.detections=FILE")
+        from graphmner.vision.detector import read_detections
+
+        objects = read_detections(detections)[0]
     out, reports = {}, {}
     for split, tweets in data.splits.items():
-        evidence, reports[split] = collect_evidence(tweets, sources, captions, None, data.image_dir, max_concepts)
+        evidence, reports[split] = collect_evidence(tweets, sources, captions, objects, data.image_dir, max_concepts)
         out[split] = shuffle_evidence(evidence, shuffle_seed) if shuffle_seed is not None else evidence
     return out, reports

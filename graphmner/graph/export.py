@@ -1,0 +1,78 @@
+"""Graphs out of the model's world: a safe on-disk format and networkx for analysis.
+
+``save_graphs``/``load_graphs`` store each tweet's graph as plain tensors
+(node counts, edge indices, edge attributes), readable with
+``torch.load(weights_only=True)``: nothing is unpickled. ``to_networkx`` gives
+one tweet's graph with readable node names (``w3:Bears``, ``o1:chicago``) and
+edge types, for drawing and inspection.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch_geometric.data import HeteroData
+
+from graphmner.data.conll import Tweet
+from graphmner.graph.builder import OBJECT, WORD
+from graphmner.vision.evidence import VisualEvidence
+
+_NODE_KEYS = ("box", "has_box", "score")
+
+
+def graph_to_dict(graph: HeteroData) -> dict:
+    nodes = {t: {"num_nodes": int(graph[t].num_nodes), **{k: graph[t][k] for k in _NODE_KEYS if k in graph[t]}}
+             for t in graph.node_types}
+    edges = {"__".join(et): {k: graph[et][k] for k in ("edge_index", "edge_attr") if k in graph[et]}
+             for et in graph.edge_types}
+    return {"nodes": nodes, "edges": edges}
+
+
+def graph_from_dict(values: dict) -> HeteroData:
+    graph = HeteroData()
+    for node_type, attrs in values["nodes"].items():
+        for key, value in attrs.items():
+            setattr(graph[node_type], key, value)
+    for name, attrs in values["edges"].items():
+        for key, value in attrs.items():
+            setattr(graph[tuple(name.split("__"))], key, value)
+    return graph
+
+
+def save_graphs(path: str | Path, graphs: dict[str, HeteroData], meta: dict | None = None) -> None:
+    """``{tweet_id: graph}`` to one file (torch format, tensors and plain containers only)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"meta": meta or {}, "graphs": {k: graph_to_dict(g) for k, g in graphs.items()}}, str(path))
+
+
+def load_graphs(path: str | Path) -> tuple[dict[str, HeteroData], dict]:
+    """The graphs and metadata written by :func:`save_graphs`."""
+    values = torch.load(str(path), weights_only=True)
+    return {k: graph_from_dict(v) for k, v in values["graphs"].items()}, values["meta"]
+
+
+def to_networkx(tweet: Tweet, evidence: VisualEvidence | None, graph: HeteroData):
+    """A ``networkx.MultiDiGraph`` of one tweet's graph.
+
+    Nodes ``w{i}`` (``type="word"``, ``text``, ``tag``) and ``o{j}`` (``type="object"``,
+    ``text``, ``source``, ``score``, ``box``); edges carry ``type`` (``next``,
+    ``sees``, ``seen_by``, ``near``) and, for cross-modal edges, ``exact``/``partial``.
+    """
+    import networkx as nx
+
+    objects = evidence.objects if evidence is not None else []
+    g = nx.MultiDiGraph(tweet_id=tweet.id, caption=(evidence.caption if evidence is not None else None) or "")
+    prefix = {WORD: "w", OBJECT: "o"}
+    for i, token in enumerate(tweet.tokens):
+        g.add_node(f"w{i}", type=WORD, text=token, tag=tweet.tags[i] if tweet.tags else "")
+    for j in range(graph[OBJECT].num_nodes):
+        obj = objects[j]
+        g.add_node(f"o{j}", type=OBJECT, text=obj.label, source=obj.source, score=obj.score,
+                   box=",".join(f"{v:.3f}" for v in obj.box_xyxyn) if obj.box_xyxyn else "")
+    for src_type, relation, dst_type in graph.edge_types:
+        store = graph[(src_type, relation, dst_type)]
+        attrs = store.edge_attr.tolist() if "edge_attr" in store else None
+        for k, (a, b) in enumerate(store.edge_index.t().tolist()):
+            extra = {"exact": attrs[k][0], "partial": attrs[k][1]} if attrs is not None else {}
+            g.add_edge(f"{prefix[src_type]}{a}", f"{prefix[dst_type]}{b}", type=relation, **extra)
+    return g

@@ -1,0 +1,117 @@
+"""Object detection over an image folder, run once and cached: ``graphmner detect``.
+
+The only module that imports ``ultralytics``. Weights are a path or a model
+name (``yolov8n.pt`` downloads when online); a ``.yaml`` builds the
+architecture with random weights (offline tests). Images are opened with PIL
+(so PNG data behind a ``.jpg`` name, grayscale, palette and EXIF-rotated
+images all work); an image that cannot be read is counted and written to the
+cache as an error line, never replaced by another.
+
+Cache format (JSON Lines, one image per line)::
+
+    {"image_id": "27", "objects": [{"label": "person", "box_xyxyn": [x1, y1, x2, y2], "score": 0.91}, ...]}
+    {"image_id": "99", "error": "cannot identify image file"}
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from graphmner.data.conll import ConllFormatError
+from graphmner.vision.evidence import VisualObject
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp")
+
+
+@dataclass
+class DetectionReport:
+    images: int = 0
+    detected: int = 0  # images with at least one object
+    objects: int = 0
+    unreadable: dict[str, str] = field(default_factory=dict)  # image id -> why
+
+    def summary(self) -> str:
+        return (f"{self.images} images: {self.images - len(self.unreadable)} read, {len(self.unreadable)} unreadable, "
+                f"{self.detected} with objects, {self.objects} objects")
+
+
+def open_image(path: Path):
+    """An RGB PIL image, EXIF orientation applied; raises on anything unreadable."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as image:
+        image.load()
+        return ImageOps.exif_transpose(image).convert("RGB")
+
+
+def detect_images(image_dir: str | Path, weights: str, output: str | Path, conf: float = 0.25, batch: int = 16,
+                  max_det: int = 20, device: str | None = None, imgsz: int = 640) -> DetectionReport:
+    """Run YOLO over every image in ``image_dir`` and write the cache to ``output``."""
+    from ultralytics import YOLO
+
+    image_dir, output = Path(image_dir), Path(output)
+    if not image_dir.is_dir():
+        raise FileNotFoundError(f"--image-dir {image_dir} is not a directory")
+    paths = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {image_dir}")
+    model = YOLO(weights)
+    report = DetectionReport(images=len(paths))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("w", encoding="utf-8") as out:
+        for start in tqdm(range(0, len(paths), batch), desc="detect", unit="batch"):
+            images, ids = [], []
+            for path in paths[start:start + batch]:
+                try:
+                    images.append(open_image(path))
+                    ids.append(path.stem)
+                except Exception as err:  # PIL raises many types for broken files
+                    report.unreadable[path.stem] = f"{type(err).__name__}: {err}"
+                    out.write(json.dumps({"image_id": path.stem, "error": report.unreadable[path.stem]}) + "\n")
+            if not images:
+                continue
+            results = model.predict(source=images, conf=conf, max_det=max_det, device=device, imgsz=imgsz,
+                                    verbose=False)
+            for image_id, result in zip(ids, results):
+                boxes = result.boxes
+                objects = [{"label": result.names[int(c)], "box_xyxyn": [round(float(v), 4) for v in box],
+                            "score": round(float(s), 4)}
+                           for box, s, c in zip(boxes.xyxyn.tolist(), boxes.conf.tolist(), boxes.cls.tolist())]
+                report.detected += bool(objects)
+                report.objects += len(objects)
+                out.write(json.dumps({"image_id": image_id, "objects": objects}) + "\n")
+    log.info("detect %s -> %s: %s", image_dir, output, report.summary())
+    for image_id, why in list(report.unreadable.items())[:5]:
+        log.warning("unreadable image %s: %s", image_id, why)
+    return report
+
+
+def read_detections(path: str | Path) -> tuple[dict[str, list[VisualObject]], dict[str, str]]:
+    """A detection cache: ``({image_id: objects}, {image_id: error})``; bad lines name file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"detection cache not found: {path} (write it with graphmner detect)")
+    detections: dict[str, list[VisualObject]] = {}
+    errors: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            image_id = str(entry["image_id"])
+            if image_id in detections or image_id in errors:
+                raise ValueError(f"image {image_id} appears twice")
+            if "error" in entry:
+                errors[image_id] = entry["error"]
+                continue
+            detections[image_id] = [VisualObject(o["label"], tuple(o["box_xyxyn"]) if o.get("box_xyxyn") else None,
+                                                 float(o["score"]), "detector") for o in entry["objects"]]
+        except (ValueError, KeyError, TypeError) as err:
+            raise ConllFormatError(path, number, f"not a detection cache line ({err})") from None
+    return detections, errors

@@ -1,0 +1,48 @@
+"""Detection with a randomly initialised YOLO (yolov8n.yaml, offline) on real tweet images."""
+import json
+import shutil
+
+import pytest
+
+from graphmner.data.conll import ConllFormatError
+from graphmner.vision.detector import detect_images, read_detections
+from tests.conftest import RESOURCES
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    images = tmp_path_factory.mktemp("images")
+    for path in (RESOURCES / "images").iterdir():
+        shutil.copy(path, images / path.name)  # 33.jpg and 113.jpg are PNG data behind a .jpg name
+    (images / "broken.jpg").write_bytes(b"this is not an image")
+    (images / "empty.jpg").write_bytes(b"")
+    (images / "notes.txt").write_text("not an image suffix: ignored")
+    out = tmp_path_factory.mktemp("det") / "detections.jsonl"
+    report = detect_images(images, "yolov8n.yaml", out, conf=0.0, max_det=3, batch=2, device="cpu", imgsz=160)
+    return report, out
+
+
+def test_detect_counts_and_caches(cache):
+    report, out = cache
+    assert report.images == 7 and set(report.unreadable) == {"broken", "empty"}
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {e["image_id"] for e in lines} == {"27", "33", "56", "113", "O_1926", "broken", "empty"}
+    detections, errors = read_detections(out)
+    assert set(errors) == {"broken", "empty"} and set(detections) == {"27", "33", "56", "113", "O_1926"}
+    assert report.objects == sum(len(v) for v in detections.values())
+    for objects in detections.values():
+        assert len(objects) <= 3
+        for obj in objects:
+            assert obj.source == "detector" and all(0.0 <= v <= 1.0 for v in obj.box_xyxyn)
+
+
+def test_bad_cache_lines_name_the_line(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"image_id": "1", "objects": []}\n{"image_id": "1", "objects": []}\n')
+    with pytest.raises(ConllFormatError, match=r"d.jsonl:2: .*appears twice"):
+        read_detections(path)
+    path.write_text('{"image_id": "1", "objects": [{"label": "dog"}]}\n')
+    with pytest.raises(ConllFormatError, match=r"d.jsonl:1: not a detection cache line"):
+        read_detections(path)
+    with pytest.raises(FileNotFoundError, match="graphmner detect"):
+        read_detections(tmp_path / "missing.jsonl")
