@@ -59,21 +59,52 @@ def normalise(text: str) -> str:
     return _NON_ALNUM.sub("", text.lower())
 
 
-def _match(word: str, label: str, min_partial: int) -> tuple[float, float]:
-    if not word or not label:
-        return 0.0, 0.0
-    if word == label:
-        return 1.0, 0.0
-    if (len(label) >= min_partial and label in word) or (len(word) >= min_partial and word in label):
-        return 0.0, 1.0
-    return 0.0, 0.0
+def match_features(words: list[str], labels: list[str], min_partial: int) -> np.ndarray:
+    """``(len(labels), len(words), 2)`` exact / partial string matches of normalised strings."""
+    features = np.zeros((len(labels), len(words), MATCH_FEATURES), dtype=np.float32)
+    long_words = [(i, w) for i, w in enumerate(words) if len(w) >= min_partial]
+    for j, label in enumerate(labels):
+        if not label:
+            continue
+        for i, word in enumerate(words):
+            if word == label:
+                features[j, i, 0] = 1.0
+        if len(label) >= min_partial:
+            for i, word in enumerate(words):
+                if word != label and label in word:
+                    features[j, i, 1] = 1.0
+        for i, word in long_words:
+            if word != label and word in label:
+                features[j, i, 1] = 1.0
+    return features
 
 
-def _near(a, b, distance: float) -> bool:
-    ax, ay = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
-    bx, by = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
-    overlap = min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
-    return overlap or ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 < distance
+def near_pairs(objects, distance: float) -> np.ndarray:
+    """``(2, E)`` object pairs (both directions): boxes that overlap or have close centres;
+    caption concepts that follow each other in the caption."""
+    m = len(objects)
+    if m < 2:
+        return np.empty((2, 0), dtype=np.int64)
+    if all(o.source == "caption" and o.box_xyxyn is None for o in objects):  # the common offline case
+        left = np.arange(m - 1, dtype=np.int64)
+        return np.stack([np.concatenate([left, left + 1]), np.concatenate([left + 1, left])])
+    boxed = np.array([o.box_xyxyn is not None for o in objects])
+    caption = np.array([o.source == "caption" for o in objects])
+    linked = np.zeros((m, m), dtype=bool)
+    if boxed.sum() > 1:
+        b = np.array([o.box_xyxyn if o.box_xyxyn is not None else (0.0, 0.0, 0.0, 0.0) for o in objects],
+                     dtype=np.float32)
+        cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+        close = np.hypot(cx[:, None] - cx[None, :], cy[:, None] - cy[None, :]) < distance
+        overlap = ((np.minimum(b[:, None, 2], b[None, :, 2]) > np.maximum(b[:, None, 0], b[None, :, 0]))
+                   & (np.minimum(b[:, None, 3], b[None, :, 3]) > np.maximum(b[:, None, 1], b[None, :, 1])))
+        linked |= (close | overlap) & boxed[:, None] & boxed[None, :]
+    chain = caption[:-1] & caption[1:] & ~(boxed[:-1] & boxed[1:])
+    idx = np.flatnonzero(chain)
+    linked[idx, idx + 1] = True
+    linked[idx + 1, idx] = True
+    np.fill_diagonal(linked, False)
+    return np.stack(np.nonzero(linked)).astype(np.int64)
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
@@ -101,8 +132,7 @@ def build_graph(tweet: Tweet, evidence: VisualEvidence | None, cfg: GraphConfig 
 
     words = [normalise(t) for t in tweet.tokens]
     labels = [normalise(o.label) for o in objects]
-    features = np.array([_match(w, lab, cfg.min_partial) for lab in labels for w in words],
-                        dtype=np.float32).reshape(m * n, MATCH_FEATURES)
+    features = match_features(words, labels, cfg.min_partial).reshape(m * n, MATCH_FEATURES)
     src, dst = np.repeat(np.arange(m, dtype=np.int64), n), np.tile(np.arange(n, dtype=np.int64), m)
     if cfg.cross_edges == "match":
         keep = features.any(axis=1)
@@ -110,16 +140,5 @@ def build_graph(tweet: Tweet, evidence: VisualEvidence | None, cfg: GraphConfig 
     sees, seen_by = data[SEES], data[SEEN_BY]
     sees.edge_index, sees.edge_attr = _tensor(np.stack([src, dst])), _tensor(features)
     seen_by.edge_index, seen_by.edge_attr = _tensor(np.stack([dst, src])), _tensor(features.copy())
-
-    near = []
-    for a in range(m):
-        for b in range(a + 1, m):
-            oa, ob = objects[a], objects[b]
-            if oa.box_xyxyn is not None and ob.box_xyxyn is not None:
-                linked = _near(oa.box_xyxyn, ob.box_xyxyn, cfg.near_distance)
-            else:  # caption concepts: neighbours in the caption
-                linked = oa.source == ob.source == "caption" and b == a + 1
-            if linked:
-                near += [(a, b), (b, a)]
-    data[NEAR].edge_index = _tensor(np.array(near, dtype=np.int64).reshape(-1, 2).T)
+    data[NEAR].edge_index = _tensor(near_pairs(objects, cfg.near_distance))
     return data
