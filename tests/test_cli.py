@@ -86,3 +86,20 @@ def test_build_graphs_with_networkx_export(tmp_path, capsys):
     exported = json.loads((tmp_path / "graphs.16_05_01_360.json").read_text())
     assert {n["type"] for n in exported["nodes"]} == {"word", "object"}
     assert "tweets/s" in capsys.readouterr().out
+
+
+def test_multimodal_model_trains_evaluates_and_predicts(tmp_path, capsys):
+    out = tmp_path / "g"
+    assert main(["train", "--model", "graphmner", "--data-dir", str(TINY_DATA), "--epochs", "1", "--output-dir",
+                 str(out), "--no-mlflow", "--device", "cpu", "--evidence", "captions", *TINY, "model.channels=32",
+                 "model.heads=2"]) == 0
+    config = (out / "config.yaml").read_text()
+    assert "evidence:\n  - captions" in config or "evidence:\n- captions" in config
+    capsys.readouterr()
+    assert main(["evaluate", "--model-dir", str(out / "model"), "--data-dir", str(TINY_DATA), "--device", "cpu",
+                 "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["f1"] == pytest.approx(json.loads((out / "metrics.json").read_text())["test"]["f1"])
+    assert main(["predict", "--model-dir", str(out / "model"), "--text", "Bears win in Chicago", "--device",
+                 "cpu"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["tags"]) == 4
