@@ -5,6 +5,8 @@
 # Each run writes runs/<model>-<dataset>-s<seed>/ and is one MLflow run;
 # a run whose metrics.json exists is skipped. Summarise with experiments/summarize.py.
 set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$repo/experiments/setup_env.sh"
 model=$1; datasets=$2; seeds=$3; shift 3
 root=${RUNS_DIR:-runs}
 for dataset in $datasets; do
