@@ -139,6 +139,11 @@ class Featurizer:
                         for words in self._pieces([self.second_segment(e) for e in evidence], self.budget)]
         shared = self.budget - self.budget // 2 - len(self.suffix)
         word_pieces = self._pieces([t.tokens for t in tweets], self.budget)
+        if self.graph_builder is not None:
+            from graphmner.vision.evidence import evidence_words
+
+            evidence_text = [evidence_words(e) for e in evidence]  # (words, object -> word index)
+            evidence_pieces = self._pieces([words for words, _ in evidence_text], self.budget)
         examples = []
         for i, tweet in enumerate(tweets):
             # no second segment (no caption): exactly the text-only rows
@@ -149,7 +154,7 @@ class Featurizer:
                 ex.rows = [r + segments[i] + self.suffix for r in ex.rows]
                 ex.token_types = [[0] * n + [1] * (len(r) - n) for r, n in zip(ex.rows, first)]
             if self.graph_builder is not None:
-                self._add_graph(ex, evidence[i])
+                self._add_graph(ex, evidence[i], evidence_text[i][1], evidence_pieces[i])
             examples.append(ex)
         return examples
 
@@ -167,12 +172,10 @@ class Featurizer:
             tag_ids = self.labels.encode(tweet.tags, where=tweet.source or f"tweet {tweet.id}")
         return Example(tweet, rows, word_row, word_pos, tag_ids)
 
-    def _add_graph(self, ex: Example, evidence) -> None:
+    def _add_graph(self, ex: Example, evidence, object_word: list[int], pieces: list[list[int]]) -> None:
         """Append the evidence row; objects whose word does not fit in it are left out of the graph."""
-        from graphmner.vision.evidence import VisualEvidence, evidence_words
+        from graphmner.vision.evidence import VisualEvidence
 
-        words, object_word = evidence_words(evidence)
-        pieces = self._pieces([words], self.budget)[0] if words else []
         row, starts = list(self.prefix), []
         for p in pieces:
             if len(row) + len(p) > self.budget + len(self.prefix):
