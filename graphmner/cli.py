@@ -59,7 +59,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     model, device = _load_model(args.model_dir, args.device)
     data = load_dataset(args.dataset, args.data_dir, splits=(args.split,))
     evidence = None
-    if model.evidence_sources:
+    if model.needs_evidence:
         from graphmner.vision.evidence import dataset_evidence
 
         evidence = dataset_evidence(data, model.evidence_sources, detections=args.detections)[0][args.split]
@@ -88,7 +88,7 @@ def _predict(args: argparse.Namespace) -> int:
         return 0
     tweet = Tweet(id="text", tokens=tokens)
     evidence = None
-    if model.evidence_sources:  # no image given: empty evidence, the model falls back to the text path
+    if model.needs_evidence:  # no image given: empty evidence, the model falls back to the text path
         from graphmner.vision.evidence import VisualEvidence
 
         evidence = [VisualEvidence("text")]

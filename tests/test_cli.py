@@ -103,3 +103,11 @@ def test_multimodal_model_trains_evaluates_and_predicts(tmp_path, capsys):
     assert main(["predict", "--model-dir", str(out / "model"), "--text", "Bears win in Chicago", "--device",
                  "cpu"]) == 0
     assert len(json.loads(capsys.readouterr().out)["tags"]) == 4
+
+
+def test_graphmner_without_evidence_sources_trains(tmp_path):
+    out = tmp_path / "c"
+    assert main(["train", "--model", "graphmner", "--data-dir", str(TINY_DATA), "--epochs", "1", "--output-dir",
+                 str(out), "--no-mlflow", "--device", "cpu", "--evidence", "none", *TINY, "model.channels=32",
+                 "model.heads=2", "model.fuse_without_evidence=true"]) == 0
+    assert (out / "metrics.json").is_file()

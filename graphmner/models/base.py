@@ -104,6 +104,11 @@ class Tagger(nn.Module):
         """Visual evidence this model reads (``captions``, ``detections``); none for text-only models."""
         return list(getattr(self.config, "evidence", []) or [])
 
+    @property
+    def needs_evidence(self) -> bool:
+        """Whether the featurizer takes one VisualEvidence per tweet (possibly empty ones)."""
+        return bool(self.evidence_sources)
+
     def featurizer(self) -> Featurizer:
         """Tweets (and evidence, for multimodal models) -> examples; models override to add graphs etc."""
         return Featurizer(self.tokenizer, self.labels, self.config.max_length)

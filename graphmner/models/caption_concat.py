@@ -29,5 +29,9 @@ def _segment(evidence: VisualEvidence) -> list[str]:
 class CaptionConcat(BertCRF):
     config_class = CaptionConcatConfig
 
+    @property
+    def needs_evidence(self) -> bool:
+        return True  # the featurizer reads a (possibly empty) caption per tweet
+
     def featurizer(self) -> Featurizer:
         return Featurizer(self.tokenizer, self.labels, self.config.max_length, second_segment=_segment)

@@ -41,6 +41,9 @@ class GraphMNERConfig(TaggerConfig):
     cross_edges: str = "all"
     # initial bias of the fusion gate; negative = start near the text model
     gate_init: float = -3.0
+    # control: run the fusion stack (and gate) for every tweet, also without evidence; with --evidence none
+    # this is the same capacity with no image at all, separating what the layers add from what the image adds
+    fuse_without_evidence: bool = False
 
 
 @register("graphmner")
@@ -63,6 +66,10 @@ class GraphMNER(Tagger):
         self.classifier = nn.Linear(hidden, len(labels))
         self.last_gate: Tensor | None = None  # (N_w,) mean gate per word of the last batch, for analysis
 
+    @property
+    def needs_evidence(self) -> bool:
+        return True  # every tweet gets a graph, empty evidence included
+
     def featurizer(self) -> Featurizer:
         graph_config = GraphConfig(cross_edges=self.config.cross_edges)
         return Featurizer(self.tokenizer, self.labels, self.config.max_length,
@@ -82,6 +89,8 @@ class GraphMNER(Tagger):
         else:
             delta = self.fusion(words, graph[WORD].batch, objects, graph[OBJECT].batch, num)
         has_evidence = torch.bincount(graph[OBJECT].batch, minlength=num) > 0  # (B,)
+        if self.config.fuse_without_evidence:
+            has_evidence = torch.ones_like(has_evidence)
         gate = torch.sigmoid(self.gate(torch.cat([words, delta], dim=-1)))
         gate = gate * has_evidence[graph[WORD].batch].unsqueeze(-1).to(gate.dtype)
         self.last_gate = gate.detach().mean(-1)

@@ -29,7 +29,7 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
     model = model_cls(model_config, labels)
     featurize = model.featurizer()
     summary = {"data": data.summary()}
-    if model.evidence_sources:
+    if model.needs_evidence:
         from graphmner.vision.evidence import dataset_evidence
 
         shuffle = config.train.seed if config.data.evidence_shuffle else None

@@ -163,7 +163,7 @@ def dataset_evidence(data, sources: Sequence[str], shuffle_seed: int | None = No
     """Evidence for every split of a :class:`~graphmner.data.datasets.Dataset`.
 
     Args:
-        sources: evidence sources: ``captions``, ``detections``.
+        sources: evidence sources: ``captions``, ``detections``; none gives every tweet empty evidence.
         shuffle_seed: given, each split's evidence is shuffled across tweets (the control).
         caption_file: instead of the dataset's own caption file.
         detections: the cache written by ``graphmner detect`` (needed for ``detections``).

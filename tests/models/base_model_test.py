@@ -28,7 +28,7 @@ class BaseModelTest:
 
     def examples(self, model: Tagger, data, split: str, n: int | None = None):
         tweets = data[split][:n]
-        if not model.evidence_sources:
+        if not model.needs_evidence:
             return model.featurizer()(tweets)
         evidence = dataset_evidence(data, model.evidence_sources)[0][split][:n]
         return model.featurizer()(tweets, evidence)
@@ -73,7 +73,7 @@ class BaseModelTest:
         model = self.make(tiny_labels).eval()
         model.config.max_length = 16
         tweet = Tweet("long", [f"token{i}" for i in range(200)], ["O"] * 200)
-        evidence = [VisualEvidence("long", caption=None)] if model.evidence_sources else None
+        evidence = [VisualEvidence("long", caption=None)] if model.needs_evidence else None
         examples = model.featurizer()([tweet], evidence)
         assert len(examples[0].rows) > 10
         assert len(predict(model, examples)[0]) == 200

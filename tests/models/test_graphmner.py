@@ -40,3 +40,17 @@ def test_gate_starts_nearly_closed(tiny_data, tiny_labels):
     batch = collate(t.examples(model, tiny_data, "test", 4))
     model.word_representations(batch)
     assert torch.allclose(model.last_gate, torch.sigmoid(torch.tensor(-3.0)), atol=1e-6)
+
+
+def test_capacity_control_fuses_tweets_without_evidence(tiny_data, tiny_labels):
+    # model.fuse_without_evidence with --evidence none: the same layers, no image at all
+    t = TestGraphMNERGNN()
+    t.model_changes = {**TestGraphMNERGNN.model_changes, "evidence": [], "fuse_without_evidence": True,
+                       "gate_init": 0.0}
+    model = t.make(tiny_labels).eval()
+    assert model.evidence_sources == [] and model.needs_evidence
+    batch = collate(t.examples(model, tiny_data, "test", 4))
+    assert batch.graph["object"].num_nodes == 0
+    assert not torch.allclose(model.word_representations(batch), model.text_states(batch))
+    model.config.fuse_without_evidence = False  # without the flag the same batch is the text path exactly
+    assert torch.equal(model.word_representations(batch), model.text_states(batch))
