@@ -37,7 +37,11 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
                                              detections=config.data.detections)
         summary["evidence"] = {s: r.as_dict() for s, r in reports.items()}
         for split, report in reports.items():
-            log.info("evidence %s: %s%s", split, report.as_dict(), " (shuffled across tweets)" if shuffle else "")
+            log.info("evidence %s: %s%s", split, report.as_dict(),
+                     " (shuffled across tweets)" if shuffle is not None else "")
+            if report.empty and model.evidence_sources:
+                log.warning("%d %s tweets have no evidence (e.g. images %s)", report.empty, split,
+                            ", ".join(report.missing_examples))
         train, dev, test = (featurize(data[s], evidence[s]) for s in ("train", "valid", "test"))
     else:
         train, dev, test = (featurize(data[s]) for s in ("train", "valid", "test"))
