@@ -2,8 +2,10 @@
 
     python experiments/summarize.py runs/bert_crf-*/metrics.json
 
-Groups runs by their config (model, dataset, everything but the seed) and
-prints a Markdown table: each seed's F1, the mean ± sample std, s/epoch.
+Groups runs by their directory name without the seed (``<label>-<dataset>-s<seed>``,
+as experiments/seed_grid.sh names them, where the label is the model name or a
+name for a variant) and prints a Markdown table: each seed's F1, the mean ±
+sample std, s/epoch.
 """
 from __future__ import annotations
 
@@ -23,8 +25,10 @@ def main() -> None:
     groups: dict[tuple[str, str], list[tuple[int, dict]]] = defaultdict(list)
     for path in args.metrics:
         config = yaml.safe_load((path.parent / "config.yaml").read_text())
-        groups[(config["model"]["name"], config["data"]["dataset"])].append(
-            (config["train"]["seed"], json.loads(path.read_text())))
+        dataset = config["data"]["dataset"]
+        label = path.parent.name.split(f"-{dataset}-")[0] if f"-{dataset}-" in path.parent.name \
+            else config["model"]["name"]
+        groups[(label, dataset)].append((config["train"]["seed"], json.loads(path.read_text())))
     print("| model | dataset | n | test F1 per seed | mean ± std | test P | test R | s/epoch |")
     print("|---|---|---|---|---|---|---|---|")
     for (model, dataset), runs in sorted(groups.items()):
