@@ -28,7 +28,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.no_mlflow:
         flags.setdefault("mlflow", {})["enabled"] = False
     if args.evidence is not None:
-        flags.setdefault("model", {})["evidence"] = [s for s in args.evidence.split(",") if s and s != "none"]
+        from graphmner.vision.evidence import parse_sources
+
+        flags.setdefault("model", {})["evidence"] = parse_sources(args.evidence)
     if args.evidence_shuffle:
         flags.setdefault("data", {})["evidence_shuffle"] = True
     if args.detections:
@@ -115,10 +117,10 @@ def _build_graphs(args: argparse.Namespace) -> int:
     from graphmner.data.datasets import load_dataset
     from graphmner.graph.builder import GraphConfig, build_graph
     from graphmner.graph.export import save_graphs, to_networkx
-    from graphmner.vision.evidence import dataset_evidence
+    from graphmner.vision.evidence import dataset_evidence, parse_sources
 
     data = load_dataset(args.dataset, args.data_dir, splits=(args.split,))
-    sources = [s for s in args.evidence.split(",") if s and s != "none"]
+    sources = parse_sources(args.evidence)
     evidence = dataset_evidence(data, sources, detections=args.detections)[0][args.split]
     tweets, config = data[args.split], GraphConfig(cross_edges=args.cross_edges)
     start = time.perf_counter()

@@ -57,6 +57,11 @@ class VisualEvidence:
         return not self.objects and not self.caption
 
 
+def parse_sources(text: str) -> list[str]:
+    """``"captions,detections"`` -> ``["captions", "detections"]``; ``"none"`` or ``""`` -> ``[]``."""
+    return [s.strip() for s in text.split(",") if s.strip() and s.strip() != "none"]
+
+
 def caption_concepts(caption: str, max_concepts: int = 16) -> list[VisualObject]:
     """Content words of a caption, in order, without repeats."""
     seen: list[str] = []

@@ -38,3 +38,10 @@ def test_shuffle_gives_everyone_another_tweets_evidence():
     assert sorted(e.caption for e in shuffled) == sorted(e.caption for e in evidence)  # same distribution
     assert all(s.caption != e.caption for s, e in zip(shuffled, evidence))  # wrong image for everyone
     assert shuffle_evidence(evidence, seed=1) == shuffled and shuffle_evidence(evidence, seed=2) != shuffled
+
+
+def test_parse_sources():
+    from graphmner.vision.evidence import parse_sources
+
+    assert parse_sources("captions, detections") == ["captions", "detections"]
+    assert parse_sources("none") == [] and parse_sources("") == []
