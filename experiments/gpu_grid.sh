@@ -6,6 +6,9 @@
 # Needs, carried in .gpu/: wheels of the packages that machine lacks (whl/) and a
 # MiniLM copy (minilm/). MLflow is not installed there: runs write metrics.json only.
 # PARALLEL (default 8) runs at once; EXTRA is appended to every run's arguments.
+# DEADLINE (seconds, optional): runs not started by then are skipped (and listed), so that a
+# grid cut short by the machine's time limit still ends with its logs archived; put the runs
+# that matter most first.
 set -uo pipefail
 jobs_file=$1
 python3 -m pip install -q --no-index --no-deps --upgrade --target .site .gpu/whl/*.whl 2>/dev/null
@@ -32,6 +35,7 @@ PY
 
 while read -r name args; do
   case "$name" in ""|\#*) continue ;; esac
+  if [ -n "${DEADLINE:-}" ] && [ "$SECONDS" -ge "$DEADLINE" ]; then echo "SKIPPED $name (deadline)"; continue; fi
   while [ "$(jobs -rp | wc -l)" -ge "${PARALLEL:-8}" ]; do sleep 1; done
   # shellcheck disable=SC2086
   one "$name" $args &

@@ -214,8 +214,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    # KEY=VALUE overrides may come anywhere among the flags ("--model graphmner model.layers=3 --epochs 5"),
+    # which a trailing nargs="*" positional alone does not allow
+    args, rest = parser.parse_known_args(argv)
+    stray = [item for item in rest if item.startswith("-") or "=" not in item or args.command != "train"]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
+    if rest:
+        args.overrides = [*args.overrides, *rest]
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("httpx", "urllib3", "alembic", "mlflow"):

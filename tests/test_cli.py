@@ -111,3 +111,16 @@ def test_graphmner_without_evidence_sources_trains(tmp_path):
                  str(out), "--no-mlflow", "--device", "cpu", "--evidence", "none", *TINY, "model.channels=32",
                  "model.heads=2", "model.fuse_without_evidence=true"]) == 0
     assert (out / "metrics.json").is_file()
+
+
+def test_overrides_may_come_between_flags(capsys):
+    from graphmner.cli import parse_args
+
+    args = parse_args(["train", "--model", "graphmner", "model.layers=3", "--evidence-shuffle", "train.seed=4",
+                       "--epochs", "5", "model.heads=2"])
+    assert args.overrides == ["model.layers=3", "train.seed=4", "model.heads=2"]
+    assert args.evidence_shuffle and args.epochs == 5
+    for bad in (["train", "--epcohs", "5"], ["train", "--seed", "1", "model.layers=2", "--wat"], ["evaluate", "--model-dir", "m", "x=1"]):
+        with pytest.raises(SystemExit):
+            parse_args(bad)
+        assert "unrecognized arguments" in capsys.readouterr().err

@@ -1,13 +1,17 @@
 """The multimodal graph of one tweet: ``build_graph(tweet, evidence, cfg) -> HeteroData``.
 
-Pure and fast (no model, no tensors beyond index lists): features are filled in
-later from the encoder. Node types:
+Pure and fast (no model; thousands of tweets/s on one core, measured by
+experiments/bench_graphs.py): node features are filled in later from the
+encoder. Node types:
 
 - ``word``: one node per tweet word (node ``i`` is word ``i``).
 - ``object``: one node per :class:`~graphmner.vision.evidence.VisualObject`
   (caption concepts and detections). ``object.box`` ``(m, 4)`` holds the
-  normalised box (zeros without one), ``object.has_box`` ``(m,)`` and
-  ``object.score`` ``(m,)`` the detector confidence (1 for caption concepts).
+  normalised box (zeros without one), ``object.has_box`` ``(m,)``,
+  ``object.score`` ``(m,)`` the detector confidence (1 for caption concepts) and
+  ``object.kind`` ``(m,)`` the entity kind the concept hints at (index into
+  :data:`~graphmner.vision.evidence.CONCEPT_KINDS`: other, person, place,
+  organisation, text), which models may embed.
 
 Edge types (every edge type has its reverse, so information flows both ways):
 
@@ -25,13 +29,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
 from torch_geometric.data import HeteroData
 
 from graphmner.data.conll import Tweet
-from graphmner.vision.evidence import VisualEvidence
+from graphmner.vision.evidence import VisualEvidence, concept_kind
 
 WORD, OBJECT = "word", "object"
 NEXT = (WORD, "next", WORD)
@@ -54,6 +59,7 @@ class GraphConfig:
     near_distance: float = 0.3
 
 
+@lru_cache(maxsize=1 << 16)  # tweets repeat their words ("RT", "the", "@user"): normalise each once
 def normalise(text: str) -> str:
     """Lower case, letters and digits only: ``#ChicagoBears`` -> ``chicagobears``."""
     return _NON_ALNUM.sub("", text.lower())
@@ -62,21 +68,35 @@ def normalise(text: str) -> str:
 def match_features(words: list[str], labels: list[str], min_partial: int) -> np.ndarray:
     """``(len(labels), len(words), 2)`` exact / partial string matches of normalised strings."""
     features = np.zeros((len(labels), len(words), MATCH_FEATURES), dtype=np.float32)
+    positions: dict[str, list[int]] = {}
+    for i, word in enumerate(words):
+        positions.setdefault(word, []).append(i)
+    # a partial match (one string strictly inside the other) always involves a word of min_partial or more
     long_words = [(i, w) for i, w in enumerate(words) if len(w) >= min_partial]
     for j, label in enumerate(labels):
         if not label:
             continue
-        for i, word in enumerate(words):
-            if word == label:
-                features[j, i, 0] = 1.0
-        if len(label) >= min_partial:
-            for i, word in enumerate(words):
-                if word != label and label in word:
-                    features[j, i, 1] = 1.0
+        for i in positions.get(label, ()):
+            features[j, i, 0] = 1.0
+        long_label = len(label) >= min_partial
         for i, word in long_words:
-            if word != label and word in label:
+            if word != label and ((long_label and label in word) or word in label):
                 features[j, i, 1] = 1.0
     return features
+
+
+@lru_cache(maxsize=512)
+def _chain(n: int) -> torch.Tensor:
+    """``(2, 2(n-1))`` node i <-> i+1, both directions (cached; callers clone)."""
+    left = torch.arange(max(n - 1, 0))
+    return torch.stack([torch.cat([left, left + 1]), torch.cat([left + 1, left])])
+
+
+@lru_cache(maxsize=4096)
+def _all_pairs(m: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every (object, word) pair as ``(2, m*n)`` object->word and word->object index (cached; callers clone)."""
+    src, dst = torch.arange(m).repeat_interleave(n), torch.arange(n).repeat(m)
+    return torch.stack([src, dst]), torch.stack([dst, src])
 
 
 def near_pairs(objects, distance: float) -> np.ndarray:
@@ -86,8 +106,7 @@ def near_pairs(objects, distance: float) -> np.ndarray:
     if m < 2:
         return np.empty((2, 0), dtype=np.int64)
     if all(o.source == "caption" and o.box_xyxyn is None for o in objects):  # the common offline case
-        left = np.arange(m - 1, dtype=np.int64)
-        return np.stack([np.concatenate([left, left + 1]), np.concatenate([left + 1, left])])
+        return _chain(m).numpy().copy()
     boxed = np.array([o.box_xyxyn is not None for o in objects])
     caption = np.array([o.source == "caption" for o in objects])
     linked = np.zeros((m, m), dtype=bool)
@@ -112,6 +131,12 @@ def _tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
+def _fill(storage, **values) -> None:
+    # A fresh storage has no cached views to invalidate: writing its mapping directly skips PyG's
+    # per-attribute bookkeeping, which is most of the cost of building a small HeteroData.
+    storage._mapping.update(values)
+
+
 def build_graph(tweet: Tweet, evidence: VisualEvidence | None, cfg: GraphConfig = GraphConfig()) -> HeteroData:
     """The graph of one tweet and its evidence (see the module docstring)."""
     if cfg.cross_edges not in ("all", "match"):
@@ -120,25 +145,28 @@ def build_graph(tweet: Tweet, evidence: VisualEvidence | None, cfg: GraphConfig 
     objects = evidence.objects if evidence is not None else []
     m = len(objects)
     data = HeteroData()
-    data[WORD].num_nodes = n
-    obj = data[OBJECT]
-    obj.num_nodes = m
-    obj.box = _tensor(np.array([o.box_xyxyn or (0.0, 0.0, 0.0, 0.0) for o in objects], dtype=np.float32).reshape(m, 4))
-    obj.has_box = _tensor(np.array([o.box_xyxyn is not None for o in objects], dtype=bool))
-    obj.score = _tensor(np.array([o.score for o in objects], dtype=np.float32))
-
-    left = np.arange(n - 1, dtype=np.int64)
-    data[NEXT].edge_index = _tensor(np.stack([np.concatenate([left, left + 1]), np.concatenate([left + 1, left])]))
+    _fill(data[WORD], num_nodes=n)
+    if all(o.box_xyxyn is None for o in objects):  # caption concepts only: the common offline case
+        box, has_box = torch.zeros(m, 4), torch.zeros(m, dtype=torch.bool)
+    else:
+        box = _tensor(np.array([o.box_xyxyn or (0.0, 0.0, 0.0, 0.0) for o in objects], dtype=np.float32))
+        has_box = _tensor(np.array([o.box_xyxyn is not None for o in objects], dtype=bool))
+    _fill(data[OBJECT], num_nodes=m, box=box, has_box=has_box,
+          score=torch.tensor([o.score for o in objects], dtype=torch.float32),
+          kind=torch.tensor([concept_kind(o.label) for o in objects], dtype=torch.long))
+    _fill(data[NEXT], edge_index=_chain(n).clone())
 
     words = [normalise(t) for t in tweet.tokens]
     labels = [normalise(o.label) for o in objects]
     features = match_features(words, labels, cfg.min_partial).reshape(m * n, MATCH_FEATURES)
-    src, dst = np.repeat(np.arange(m, dtype=np.int64), n), np.tile(np.arange(n, dtype=np.int64), m)
-    if cfg.cross_edges == "match":
-        keep = features.any(axis=1)
-        src, dst, features = src[keep], dst[keep], features[keep]
-    sees, seen_by = data[SEES], data[SEEN_BY]
-    sees.edge_index, sees.edge_attr = _tensor(np.stack([src, dst])), _tensor(features)
-    seen_by.edge_index, seen_by.edge_attr = _tensor(np.stack([dst, src])), _tensor(features.copy())
-    data[NEAR].edge_index = _tensor(near_pairs(objects, cfg.near_distance))
+    if cfg.cross_edges == "all":
+        sees, seen_by = (index.clone() for index in _all_pairs(m, n))
+    else:
+        matched = features.any(axis=1)
+        src, dst = np.divmod(np.flatnonzero(matched), n)
+        features = features[matched]
+        sees, seen_by = _tensor(np.stack([src, dst])), _tensor(np.stack([dst, src]))
+    _fill(data[SEES], edge_index=sees, edge_attr=_tensor(features))
+    _fill(data[SEEN_BY], edge_index=seen_by, edge_attr=_tensor(features.copy()))
+    _fill(data[NEAR], edge_index=_tensor(near_pairs(objects, cfg.near_distance)))
     return data

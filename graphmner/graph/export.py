@@ -15,9 +15,9 @@ from torch_geometric.data import HeteroData
 
 from graphmner.data.conll import Tweet
 from graphmner.graph.builder import OBJECT, WORD
-from graphmner.vision.evidence import VisualEvidence
+from graphmner.vision.evidence import CONCEPT_KINDS, VisualEvidence, concept_kind
 
-_NODE_KEYS = ("box", "has_box", "score")
+_NODE_KEYS = ("box", "has_box", "score", "kind")
 
 
 def graph_to_dict(graph: HeteroData) -> dict:
@@ -55,7 +55,7 @@ def to_networkx(tweet: Tweet, evidence: VisualEvidence | None, graph: HeteroData
     """A ``networkx.MultiDiGraph`` of one tweet's graph.
 
     Nodes ``w{i}`` (``type="word"``, ``text``, ``tag``) and ``o{j}`` (``type="object"``,
-    ``text``, ``source``, ``score``, ``box``); edges carry ``type`` (``next``,
+    ``text``, ``source``, ``kind``, ``score``, ``box``); edges carry ``type`` (``next``,
     ``sees``, ``seen_by``, ``near``) and, for cross-modal edges, ``exact``/``partial``.
     """
     import networkx as nx
@@ -68,6 +68,7 @@ def to_networkx(tweet: Tweet, evidence: VisualEvidence | None, graph: HeteroData
     for j in range(graph[OBJECT].num_nodes):
         obj = objects[j]
         g.add_node(f"o{j}", type=OBJECT, text=obj.label, source=obj.source, score=obj.score,
+                   kind=CONCEPT_KINDS[concept_kind(obj.label)],
                    box=",".join(f"{v:.3f}" for v in obj.box_xyxyn) if obj.box_xyxyn else "")
     for src_type, relation, dst_type in graph.edge_types:
         store = graph[(src_type, relation, dst_type)]

@@ -23,6 +23,7 @@ from graphmner.graph.builder import OBJECT, WORD, GraphConfig, build_graph
 from graphmner.models.base import Tagger, TaggerConfig, register
 from graphmner.nn.encoders import encode_rows
 from graphmner.nn.fusion import AttentionFusion, GNNFusion
+from graphmner.vision.evidence import CONCEPT_KINDS
 
 
 @dataclass
@@ -44,6 +45,9 @@ class GraphMNERConfig(TaggerConfig):
     # control: run the fusion stack (and gate) for every tweet, also without evidence; with --evidence none
     # this is the same capacity with no image at all, separating what the layers add from what the image adds
     fuse_without_evidence: bool = False
+    # add a learned embedding of each object's concept kind (person / place / organisation / text / other cue,
+    # graph attribute object.kind) to its encoder state, so the kind is an explicit node feature
+    concept_kinds: bool = False
 
 
 @register("graphmner")
@@ -59,6 +63,9 @@ class GraphMNER(Tagger):
             self.fusion = AttentionFusion(hidden, config.channels, config.layers, config.heads, config.dropout)
         else:
             raise ValueError(f"unknown fusion {config.fusion!r}; known: gnn, attention")
+        if config.concept_kinds:  # created only when used: the default model's initialisation stays unchanged
+            self.kind_embedding = nn.Embedding(len(CONCEPT_KINDS), hidden)
+            nn.init.zeros_(self.kind_embedding.weight)  # start from the plain encoder states
         self.gate = nn.Linear(2 * hidden, hidden)
         nn.init.zeros_(self.gate.weight)
         nn.init.constant_(self.gate.bias, config.gate_init)
@@ -84,6 +91,8 @@ class GraphMNER(Tagger):
         words = states[batch.word_mask]  # (N_w, H), graph word order
         objects = hidden[batch.object_row, batch.object_pos]  # (N_o, H)
         graph, num = batch.graph, len(batch)
+        if self.config.concept_kinds:
+            objects = objects + self.kind_embedding(graph[OBJECT].kind)
         if self.config.fusion == "gnn":
             delta = self.fusion({WORD: words, OBJECT: objects}, graph.edge_index_dict, graph.collect("edge_attr"))
         else:

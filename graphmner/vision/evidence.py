@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -31,6 +32,37 @@ while into onto over under near next up down out off as has have had do does did
 """.split())
 
 _WORD = re.compile(r"[a-z0-9]+")  # "nba's" -> "nba", "s" (a stopword below)
+
+# What kind of entity a caption concept (or detector label) hints at, so that the graph can say
+# "the image shows a person / a place / a team / some text" explicitly rather than leaving it to the
+# encoder. A small hand-made lexicon over the most frequent BLIP-2 caption words of both datasets;
+# index 0 ("other") is everything else.
+CONCEPT_KINDS = ("other", "person", "place", "organisation", "text")
+_KIND_WORDS = {
+    "person": """man men woman women people person persons player players crowd boy boys girl girls child
+        children kid kids baby guy guys lady ladies couple family fan fans singer singers actor actress president
+        officer officers soldier soldiers athlete athletes audience student students friends gentleman priest pope
+        king queen prince princess doctor rapper musician musicians dancer dancers wrestler boxer coach speaker
+        bride groom selfie portrait face beard politician senator celebrity model""",
+    "place": """city street building buildings beach field stadium arena court road park mountain mountains river
+        lake ocean sea church house skyline bridge town village island map country airport station downtown
+        harbor tower castle forest desert coast restaurant hotel campus square flag flags state""",
+    "organisation": """team teams logo jersey jerseys uniform uniforms band league company brand club nba nfl nhl
+        mlb fifa government army store shop""",
+    "text": """sign signs text words says poster posters screenshot quote quotes message tweet twitter cover magazine
+        book newspaper headline advertisement ad banner letter letters menu card ticket screen tv television""",
+}
+_KIND_OF = {w: CONCEPT_KINDS.index(kind) for kind, words in _KIND_WORDS.items() for w in words.split()}
+
+
+@lru_cache(maxsize=1 << 14)
+def concept_kind(label: str) -> int:
+    """Index into :data:`CONCEPT_KINDS` of a concept or detector label (``"stop sign"`` -> text)."""
+    words = _WORD.findall(label.lower())
+    if not words:
+        return 0
+    head = words[-1]  # the head noun of a multi-word label
+    return _KIND_OF.get(head, _KIND_OF.get(head[:-1], 0) if head.endswith("s") else 0)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,19 @@ def test_hand_made_tweet_edge_counts():
     assert pairs(g[NEAR].edge_index) == {(0, 1), (1, 0), (1, 2), (2, 1), (2, 3), (3, 2), (4, 5), (5, 4)}
     assert g["object"].has_box.tolist() == [False] * 4 + [True] * 3
     assert g["object"].box[4].tolist() == [0.0, 0.0, 0.5, 0.5]
+    # chicago, bears, packers, playing: no kind; the detector's two persons do
+    assert g["object"].kind.tolist() == [0, 0, 0, 0, 1, 1, 0]
+
+
+def test_graphs_do_not_share_index_tensors():
+    # index tensors come from a cache: a caller that edits one graph must not change the next
+    first = build_graph(TWEET, evidence(False))
+    first[NEXT].edge_index.zero_()
+    first[SEES].edge_index.zero_()
+    first[NEAR].edge_index.zero_()
+    second = build_graph(TWEET, evidence(False))
+    assert second[NEXT].edge_index.max() == 4 and second[SEES].edge_index[1].max() == 4
+    assert second[NEAR].edge_index.max() == 3
 
 
 def test_match_only_cross_edges():

@@ -54,3 +54,23 @@ def test_capacity_control_fuses_tweets_without_evidence(tiny_data, tiny_labels):
     assert not torch.allclose(model.word_representations(batch), model.text_states(batch))
     model.config.fuse_without_evidence = False  # without the flag the same batch is the text path exactly
     assert torch.equal(model.word_representations(batch), model.text_states(batch))
+
+
+class TestGraphMNERConceptKinds(BaseModelTest):
+    model_name = "graphmner"
+    model_changes = {"fusion": "gnn", "channels": 32, "heads": 2, "concept_kinds": True}
+
+
+def test_concept_kinds_reach_the_fused_states(tiny_data, tiny_labels):
+    t = TestGraphMNERConceptKinds()
+    t.model_changes = {**t.model_changes, "gate_init": 0.0}
+    model = t.make(tiny_labels).eval()
+    batch = collate(t.examples(model, tiny_data, "test", 4))
+    kinds = batch.graph["object"].kind
+    assert kinds.shape == (batch.graph["object"].num_nodes,) and bool((kinds > 0).any())
+    before = model.word_representations(batch)
+    assert torch.equal(before, model.word_representations(batch))  # zero-initialised: no effect yet
+    with torch.no_grad():
+        model.kind_embedding.weight[1:].normal_()
+    assert not torch.allclose(before, model.word_representations(batch))
+    assert "kind_embedding.weight" not in TestGraphMNERGNN().make(tiny_labels).state_dict()

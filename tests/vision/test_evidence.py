@@ -45,3 +45,12 @@ def test_parse_sources():
 
     assert parse_sources("captions, detections") == ["captions", "detections"]
     assert parse_sources("none") == [] and parse_sources("") == []
+
+
+def test_concept_kinds_hint_at_entity_types():
+    from graphmner.vision.evidence import CONCEPT_KINDS, concept_kind
+
+    kinds = {w: CONCEPT_KINDS[concept_kind(w)] for w in ("man", "players", "stadium", "Team", "stop sign",
+                                                         "screenshot", "dog", "", "glass")}
+    assert kinds == {"man": "person", "players": "person", "stadium": "place", "Team": "organisation",
+                     "stop sign": "text", "screenshot": "text", "dog": "other", "": "other", "glass": "other"}
