@@ -65,7 +65,30 @@ def encoder_from_config(config_dict: dict[str, Any]) -> nn.Module:
 
 def encode_rows(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor,
                 token_type_ids: Tensor | None = None) -> Tensor:
-    """Contextual piece states of every encoder row: ``(C, L)`` ids -> ``(C, L, H)``."""
+    """Contextual piece states of every encoder row: ``(C, L)`` ids -> ``(C, L, H)``.
+
+    Rows of at most half the batch's length (captions next to tweets, short tweets) are
+    encoded as a second, narrower batch: padding costs as much as real pieces, and a
+    multimodal batch is half short evidence rows. The states of real pieces are the same
+    either way; those of padding positions (never read) are zero for the short rows.
+    """
+    lengths = attention_mask.sum(dim=1)
+    length = input_ids.shape[1]
+    short = lengths <= length // 2
+    if not bool(short.any()) or bool(short.all()) or length < 16:
+        return _encode(encoder, input_ids, attention_mask, token_type_ids)
+    groups = [(short.nonzero().squeeze(1), length // 2), ((~short).nonzero().squeeze(1), length)]
+    out: Tensor | None = None
+    for rows, width in groups:
+        part = _encode(encoder, input_ids[rows, :width], attention_mask[rows, :width],
+                       None if token_type_ids is None else token_type_ids[rows, :width])
+        if out is None:
+            out = part.new_zeros(input_ids.shape[0], length, part.shape[-1])
+        out[rows, :width] = part
+    return out
+
+
+def _encode(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None) -> Tensor:
     kwargs = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
     return encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
 

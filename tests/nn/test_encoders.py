@@ -28,3 +28,24 @@ def test_word_states_gathers_first_pieces():
     hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
     assert states.shape == (2, 2, 32)
     assert torch.equal(states[0, 1], hidden[0, 2]) and torch.equal(states[1, 0], hidden[1, 1])
+
+
+def test_short_rows_are_encoded_narrower_with_the_same_states():
+    from graphmner.nn.encoders import encode_rows
+
+    encoder = load_encoder("minilm", pretrained=False, overrides=TINY_ENCODER).eval()
+    torch.manual_seed(0)
+    lengths = [20, 5, 18, 3, 9]  # 5, 3 and 9 are at most half of 20: a second, 10-wide batch
+    ids = torch.zeros(len(lengths), 20, dtype=torch.long)
+    for i, n in enumerate(lengths):
+        ids[i, :n] = torch.randint(1000, 2000, (n,))
+    mask = (ids != 0).long()
+    types = torch.zeros_like(ids)
+    types[1, 2:5] = 1
+    whole = encoder(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+    split = encode_rows(encoder, ids, mask, types)
+    for i, n in enumerate(lengths):
+        assert torch.allclose(split[i, :n], whole[i, :n], atol=1e-5)
+    encoder.train()
+    encode_rows(encoder, ids, mask).sum().backward()
+    assert encoder.embeddings.word_embeddings.weight.grad is not None
