@@ -41,11 +41,23 @@ class DetectionReport:
                 f"{self.detected} with objects, {self.objects} objects")
 
 
+def _pil_open():
+    # ultralytics replaces PIL.Image.open with a wrapper that, on a file PIL cannot identify, tries to
+    # install and import a HEIF plugin (offline: "No module named 'pi_heif'" instead of the real reason).
+    # Keep Pillow's own opener so an unreadable image is reported as what it is.
+    import sys
+
+    from PIL import Image
+
+    patches = sys.modules.get("ultralytics.utils.patches")
+    return getattr(patches, "_image_open", None) or Image.open
+
+
 def open_image(path: Path):
     """An RGB PIL image, EXIF orientation applied; raises on anything unreadable."""
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
-    with Image.open(path) as image:
+    with _pil_open()(path) as image:
         image.load()
         return ImageOps.exif_transpose(image).convert("RGB")
 
