@@ -1,4 +1,4 @@
-"""``graphmner`` command line: train, evaluate, predict, detect, build-graphs."""
+"""``graphmner`` command line: train, evaluate, predict, detect, extract-features, build-graphs."""
 from __future__ import annotations
 
 import argparse
@@ -110,6 +110,18 @@ def _detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _extract_features(args: argparse.Namespace) -> int:
+    import torch
+
+    from graphmner.vision.features import extract_features
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    report = extract_features(args.image_dir, args.backbone, args.output, weights=args.weights, batch=args.batch,
+                              device=device)
+    print(f"{report.summary()} -> {args.output}")
+    return 0
+
+
 def _build_graphs(args: argparse.Namespace) -> int:
     import json
     import time
@@ -193,6 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--batch", type=int, default=16)
     de.add_argument("--device", default=None, help="cpu, 0, cuda:0, ... (default: ultralytics picks)")
     de.set_defaults(func=_detect)
+
+    fe = sub.add_parser("extract-features", help="run a vision backbone over an image folder once and cache "
+                                                 "each image's global vector and region grid")
+    fe.add_argument("--image-dir", required=True)
+    fe.add_argument("--backbone", default="resnet152", choices=("resnet152", "vit_b_16"))
+    fe.add_argument("--weights", default="default",
+                    help="'default' (torchvision's pretrained weights, online), a state-dict path, or 'random'")
+    fe.add_argument("--output", required=True, help="the feature cache (torch format, loads with weights_only=True)")
+    fe.add_argument("--batch", type=int, default=16)
+    fe.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
+    fe.set_defaults(func=_extract_features)
 
     bg = sub.add_parser("build-graphs", help="build every tweet's multimodal graph of a split and save them")
     bg.add_argument("--dataset", default="twitter2017")

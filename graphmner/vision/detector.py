@@ -2,10 +2,9 @@
 
 The only module that imports ``ultralytics``. Weights are a path or a model
 name (``yolov8n.pt`` downloads when online); a ``.yaml`` builds the
-architecture with random weights (offline tests). Images are opened with PIL
-(so PNG data behind a ``.jpg`` name, grayscale, palette and EXIF-rotated
-images all work); an image that cannot be read is counted and written to the
-cache as an error line, never replaced by another.
+architecture with random weights (offline tests). Images are read by
+:func:`graphmner.vision.images.open_image`; one that cannot be read is counted
+and written to the cache as an error line, never replaced by another.
 
 Cache format (JSON Lines, one image per line)::
 
@@ -23,11 +22,9 @@ from tqdm.auto import tqdm
 
 from graphmner.data.conll import ConllFormatError
 from graphmner.vision.evidence import VisualObject
+from graphmner.vision.images import list_images, open_image
 
 log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp")
-
 
 @dataclass
 class DetectionReport:
@@ -41,38 +38,13 @@ class DetectionReport:
                 f"{self.detected} with objects, {self.objects} objects")
 
 
-def _pil_open():
-    # ultralytics replaces PIL.Image.open with a wrapper that, on a file PIL cannot identify, tries to
-    # install and import a HEIF plugin (offline: "No module named 'pi_heif'" instead of the real reason).
-    # Keep Pillow's own opener so an unreadable image is reported as what it is.
-    import sys
-
-    from PIL import Image
-
-    patches = sys.modules.get("ultralytics.utils.patches")
-    return getattr(patches, "_image_open", None) or Image.open
-
-
-def open_image(path: Path):
-    """An RGB PIL image, EXIF orientation applied; raises on anything unreadable."""
-    from PIL import ImageOps
-
-    with _pil_open()(path) as image:
-        image.load()
-        return ImageOps.exif_transpose(image).convert("RGB")
-
-
 def detect_images(image_dir: str | Path, weights: str, output: str | Path, conf: float = 0.25, batch: int = 16,
                   max_det: int = 20, device: str | None = None, imgsz: int = 640) -> DetectionReport:
     """Run YOLO over every image in ``image_dir`` and write the cache to ``output``."""
     from ultralytics import YOLO
 
     image_dir, output = Path(image_dir), Path(output)
-    if not image_dir.is_dir():
-        raise FileNotFoundError(f"--image-dir {image_dir} is not a directory")
-    paths = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {image_dir}")
+    paths = list_images(image_dir)
     model = YOLO(weights)
     report = DetectionReport(images=len(paths))
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,178 @@
+"""Image features from a vision backbone, extracted once and cached: ``graphmner extract-features``.
+
+Each image gives a global vector and a grid of region vectors, the visual
+tokens of UMT-style models:
+
+============  ===========================  ==============================
+backbone      grid (R, D)                  global (D,)
+============  ===========================  ==============================
+resnet152     7 x 7 = 49 regions, 2048     mean of the grid (UMT's setup)
+vit_b_16      196 patch tokens, 768        the class token
+============  ===========================  ==============================
+
+Images are resized (shorter side 256) *before* the 224 centre crop, so small
+images work (UMT's RandomCrop without a resize fails on them), and normalised
+with the ImageNet statistics the torchvision weights expect. Weights:
+``default`` (torchvision's pretrained weights, downloaded when online), a path
+to a state dict (``.safetensors``, or a torch file loaded with
+``weights_only=True``), or ``random`` (offline tests).
+
+Cache: one torch file of plain tensors and containers (loads with
+``torch.load(weights_only=True)``): ``ids`` (image ids, row order), ``global``
+``(N, D)`` and ``grid`` ``(N, R, D)`` in bfloat16 (half the size of
+float32, and its range: random-init ResNet activations overflow float16), ``errors``
+``{image_id: why}`` for unreadable images (counted, never replaced), ``meta``.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from graphmner.vision.images import list_images, open_image
+
+log = logging.getLogger(__name__)
+
+BACKBONES = ("resnet152", "vit_b_16")
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+class FeatureExtractor(nn.Module):
+    """A torchvision backbone cut where the regions are: ``(N, 3, 224, 224)`` -> global ``(N, D)``, grid ``(N, R, D)``."""
+
+    def __init__(self, backbone: str, weights: str = "default"):
+        super().__init__()
+        import torchvision
+
+        if backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {backbone!r}; known: {', '.join(BACKBONES)}")
+        self.backbone_name = backbone
+        pretrained = None
+        if weights == "default":
+            pretrained = torchvision.models.get_model_weights(backbone).DEFAULT
+        try:
+            model = torchvision.models.get_model(backbone, weights=pretrained)
+        except Exception as err:  # network errors come in many types
+            raise FileNotFoundError(f"cannot get torchvision's default weights for {backbone} ({err}); offline, pass "
+                                    f"--weights PATH (a state dict) or --weights random") from err
+        if weights not in ("default", "random"):
+            model.load_state_dict(_load_state_dict(weights))
+        if backbone == "resnet152":
+            self.body = nn.Sequential(*list(model.children())[:-2])  # up to layer4: (N, 2048, 7, 7)
+            self.dim = 2048
+        else:
+            self.vit = model
+            self.dim = model.hidden_dim
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        if self.backbone_name == "resnet152":
+            grid = self.body(images).flatten(2).transpose(1, 2)  # (N, 49, 2048)
+            return grid.mean(dim=1), grid
+        tokens = self.vit._process_input(images)  # (N, 196, 768) patch embeddings
+        cls = self.vit.class_token.expand(tokens.shape[0], -1, -1)
+        tokens = self.vit.encoder(torch.cat([cls, tokens], dim=1))  # position embeddings, blocks, final norm
+        return tokens[:, 0], tokens[:, 1:]
+
+
+def _load_state_dict(path: str) -> dict[str, Tensor]:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"--weights {path}: no such file (or use 'default' / 'random')")
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def preprocess():
+    """Resize the shorter side to 256, centre-crop 224, normalise (ImageNet statistics)."""
+    from torchvision import transforms
+
+    return transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+                               transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+
+@dataclass
+class FeatureReport:
+    images: int = 0
+    extracted: int = 0
+    unreadable: dict[str, str] = field(default_factory=dict)  # image id -> why
+
+    def summary(self) -> str:
+        return f"{self.images} images: {self.extracted} extracted, {len(self.unreadable)} unreadable"
+
+
+@torch.no_grad()
+def extract_features(image_dir: str | Path, backbone: str, output: str | Path, weights: str = "default",
+                     batch: int = 16, device: str = "cpu") -> FeatureReport:
+    """Run the backbone over every image of ``image_dir`` and write the cache to ``output``."""
+    paths = list_images(image_dir)
+    model = FeatureExtractor(backbone, weights).eval().to(device)
+    transform = preprocess()
+    report = FeatureReport(images=len(paths))
+    ids, globals_, grids = [], [], []
+    for start in tqdm(range(0, len(paths), batch), desc=f"features ({backbone})", unit="batch"):
+        images = []
+        for path in paths[start:start + batch]:
+            try:
+                images.append(transform(open_image(path)))
+                ids.append(path.stem)
+            except Exception as err:  # PIL raises many types for broken files
+                report.unreadable[path.stem] = f"{type(err).__name__}: {err}"
+        if images:
+            pooled, grid = model(torch.stack(images).to(device))
+            globals_.append(pooled.to(torch.bfloat16).cpu())
+            grids.append(grid.to(torch.bfloat16).cpu())
+    report.extracted = len(ids)
+    dim = model.dim
+    meta = {"backbone": backbone, "weights": str(weights), "dim": dim,
+            "regions": int(grids[0].shape[1]) if grids else 0}
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"ids": ids, "global": torch.cat(globals_) if globals_ else torch.empty(0, dim, dtype=torch.bfloat16),
+                "grid": torch.cat(grids) if grids else torch.empty(0, 0, dim, dtype=torch.bfloat16),
+                "errors": report.unreadable, "meta": meta}, str(output))
+    log.info("extract-features %s -> %s: %s", image_dir, output, report.summary())
+    for image_id, why in list(report.unreadable.items())[:5]:
+        log.warning("unreadable image %s: %s", image_id, why)
+    return report
+
+
+@dataclass
+class ImageFeatures:
+    """A feature cache in memory: look images up by id."""
+
+    index: dict[str, int]
+    global_: Tensor  # (N, D) bfloat16
+    grid: Tensor  # (N, R, D) bfloat16
+    errors: dict[str, str]
+    meta: dict
+
+    @property
+    def dim(self) -> int:
+        return int(self.meta["dim"])
+
+    @property
+    def regions(self) -> int:
+        return int(self.meta["regions"])
+
+    def get(self, image_id: str) -> tuple[Tensor, Tensor] | None:
+        """``(global (D,), grid (R, D))`` in float32, or None for an image not in the cache."""
+        row = self.index.get(image_id)
+        return None if row is None else (self.global_[row].float(), self.grid[row].float())
+
+
+def read_features(path: str | Path) -> ImageFeatures:
+    """A cache written by :func:`extract_features` (nothing is unpickled)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"feature cache not found: {path} (write it with graphmner extract-features)")
+    values = torch.load(str(path), weights_only=True)
+    missing = {"ids", "global", "grid", "errors", "meta"} - set(values)
+    if missing:
+        raise ValueError(f"{path}: not a feature cache (missing {sorted(missing)})")
+    return ImageFeatures({image_id: i for i, image_id in enumerate(values["ids"])}, values["global"],
+                         values["grid"], values["errors"], values["meta"])

@@ -1,0 +1,55 @@
+"""Image features with randomly initialised backbones (offline) on real tweet images."""
+import shutil
+
+import pytest
+import torch
+
+from graphmner.vision.features import FeatureExtractor, extract_features, read_features
+from tests.conftest import RESOURCES
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    for path in (RESOURCES / "images").iterdir():
+        shutil.copy(path, folder / path.name)  # real tweet images, two of them PNG data behind .jpg
+    (folder / "broken.jpg").write_bytes(b"this is not an image")
+    return folder
+
+
+@pytest.mark.parametrize("backbone, regions, dim", [("resnet152", 49, 2048), ("vit_b_16", 196, 768)])
+def test_extract_counts_and_caches(images, tmp_path, backbone, regions, dim):
+    torch.manual_seed(0)
+    out = tmp_path / "features.pt"
+    report = extract_features(images, backbone, out, weights="random", batch=4)
+    assert report.images == 6 and report.extracted == 5 and set(report.unreadable) == {"broken"}
+    assert "cannot identify image file" in report.unreadable["broken"]
+    cache = read_features(out)
+    assert cache.meta["backbone"] == backbone and cache.regions == regions and cache.dim == dim
+    assert set(cache.index) == {"27", "33", "56", "113", "O_1926"} and cache.errors.keys() == {"broken"}
+    pooled, grid = cache.get("27")
+    assert pooled.shape == (dim,) and grid.shape == (regions, dim) and pooled.dtype == torch.float32
+    assert torch.isfinite(grid).all() and cache.get("broken") is None
+
+
+def test_small_images_are_resized_before_the_crop(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(tmp_path / "tiny.jpg")
+    report = extract_features(tmp_path, "resnet152", tmp_path / "f.pt", weights="random")
+    assert report.extracted == 1 and read_features(tmp_path / "f.pt").get("tiny")[1].shape == (49, 2048)
+
+
+def test_weights_from_a_state_dict_file(tmp_path):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(1)
+    source = FeatureExtractor("vit_b_16", "random")
+    save_file(source.vit.state_dict(), str(tmp_path / "vit.safetensors"))
+    loaded = FeatureExtractor("vit_b_16", str(tmp_path / "vit.safetensors")).eval()
+    x = torch.randn(1, 3, 224, 224)
+    assert torch.equal(loaded(x)[1], source.eval()(x)[1])
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        FeatureExtractor("resnet152", str(tmp_path / "missing.pth"))
+    with pytest.raises(ValueError, match="unknown backbone"):
+        FeatureExtractor("resnet18", "random")
