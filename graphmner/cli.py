@@ -35,6 +35,8 @@ def _train(args: argparse.Namespace) -> int:
         flags.setdefault("data", {})["evidence_shuffle"] = True
     if args.detections:
         flags.setdefault("data", {})["detections"] = args.detections
+    if args.features:
+        flags.setdefault("data", {})["features"] = args.features
     config = load_config(args.config, flags, overrides=args.overrides)
     result = run_experiment(config)
     test = result.metrics["test"]
@@ -64,7 +66,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if model.needs_evidence:
         from graphmner.vision.evidence import dataset_evidence
 
-        evidence = dataset_evidence(data, model.evidence_sources, detections=args.detections)[0][args.split]
+        evidence = dataset_evidence(data, model.evidence_sources, detections=args.detections,
+                                    features=args.features)[0][args.split]
     examples = model.featurizer()(data[args.split], evidence)
     scores, predicted = evaluate(model, examples, args.batch_size, device, desc=args.split)
     if args.output:
@@ -176,10 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output-dir", help="where metrics.json, predictions and model/ go")
     train.add_argument("--experiment", help="MLflow experiment name")
     train.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    train.add_argument("--evidence", help="visual evidence of multimodal models: captions[,detections] or none")
+    train.add_argument("--evidence", help="visual evidence of multimodal models: captions[,detections][,features] "
+                                          "or none")
     train.add_argument("--evidence-shuffle", action="store_true",
                        help="control: each tweet gets another tweet's evidence")
     train.add_argument("--detections", help="detection cache from graphmner detect (evidence 'detections')")
+    train.add_argument("--features", help="feature cache from graphmner extract-features (evidence 'features')")
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                        help="dotted config overrides, e.g. train.lr_encoder=3e-5 model.dropout=0.2")
     train.set_defaults(func=_train)
@@ -194,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--output", help="write token/gold/predicted CoNLL here")
     ev.add_argument("--json", action="store_true", help="print the scores as JSON")
     ev.add_argument("--detections", help="detection cache, for models trained with evidence 'detections'")
+    ev.add_argument("--features", help="feature cache, for models trained with evidence 'features'")
     ev.set_defaults(func=_evaluate)
 
     de = sub.add_parser("detect", help="run a YOLO detector over an image folder once and cache the objects")

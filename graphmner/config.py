@@ -27,6 +27,8 @@ class DataConfig:
     evidence_shuffle: bool = False
     # detection cache (graphmner detect) for models with evidence "detections"
     detections: str | None = None
+    # image feature cache (graphmner extract-features) for models with evidence "features"
+    features: str | None = None
 
 
 @dataclass

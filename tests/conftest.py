@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
+
+# Tiny models gain nothing from intra-op threads, and when other work shares the cores
+# (a training run beside the tests) OpenMP's spinning threads slow them down 10-50x.
+torch.set_num_threads(1)
 
 RESOURCES = Path(__file__).parent / "resources"
 TINY_DATA = RESOURCES / "tiny"

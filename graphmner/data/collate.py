@@ -14,6 +14,7 @@ token, so it still gets a state and a prediction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import torch
@@ -21,6 +22,8 @@ from torch import Tensor
 
 from graphmner.data.conll import Tweet
 from graphmner.data.labels import LabelVocab
+
+VISUAL_TOKENS = ("caption", "objects", "grid")  # what multimodal models may attend to, see Featurizer
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,9 @@ class Example:
     object_pos: list[int] = field(default_factory=list)
     graph: Any = None  # torch_geometric HeteroData, see graphmner.graph.builder
     token_types: list[list[int]] | None = None  # segment ids per row, when rows hold two segments
+    visual_row: list[int] = field(default_factory=list)  # where each visual token (caption / objects) is
+    visual_pos: list[int] = field(default_factory=list)
+    image_grid: Any = None  # (R, D) region features (visual_tokens="grid"), None without
 
 
 class Featurizer:
@@ -95,12 +101,19 @@ class Featurizer:
             gets an evidence row and a graph (graph models).
         second_segment: given, ``evidence -> words`` appended to every window
             as a second segment (``[CLS] tweet [SEP] caption [SEP]``).
+        visual_tokens: given, every example records its visual tokens:
+            ``"caption"`` every piece of the evidence row (the caption and object
+            labels, encoded by the text encoder), ``"objects"`` each object's first
+            piece there, ``"grid"`` the image's region features (``evidence.grid``).
     """
 
     def __init__(self, tokenizer, labels: LabelVocab | None, max_length: int = 128,
-                 graph_builder: Callable | None = None, second_segment: Callable | None = None):
+                 graph_builder: Callable | None = None, second_segment: Callable | None = None,
+                 visual_tokens: str | None = None):
+        if visual_tokens not in (None, *VISUAL_TOKENS):
+            raise ValueError(f"unknown visual tokens {visual_tokens!r}; known: {', '.join(VISUAL_TOKENS)}")
         self.tokenizer, self.labels, self.max_length = tokenizer, labels, max_length
-        self.graph_builder, self.second_segment = graph_builder, second_segment
+        self.graph_builder, self.second_segment, self.visual_tokens = graph_builder, second_segment, visual_tokens
         with_special = tokenizer("a", add_special_tokens=True)["input_ids"]
         plain = tokenizer("a", add_special_tokens=False)["input_ids"]
         k = next(i for i in range(len(with_special)) if with_special[i:i + len(plain)] == plain)
@@ -129,7 +142,8 @@ class Featurizer:
     def __call__(self, tweets: Sequence[Tweet], evidence: Sequence | None = None) -> list[Example]:
         if not tweets:
             return []
-        needs_evidence = self.graph_builder is not None or self.second_segment is not None
+        needs_evidence = self.graph_builder is not None or self.second_segment is not None or bool(self.visual_tokens)
+        evidence_row = self.graph_builder is not None or self.visual_tokens in ("caption", "objects")
         if needs_evidence and (evidence is None or len(evidence) != len(tweets)):
             raise ValueError("this featurizer needs one VisualEvidence per tweet")
         segments = [[] for _ in tweets]
@@ -139,7 +153,7 @@ class Featurizer:
                         for words in self._pieces([self.second_segment(e) for e in evidence], self.budget)]
         shared = self.budget - self.budget // 2 - len(self.suffix)
         word_pieces = self._pieces([t.tokens for t in tweets], self.budget)
-        if self.graph_builder is not None:
+        if evidence_row:
             from graphmner.vision.evidence import evidence_words
 
             evidence_text = [evidence_words(e) for e in evidence]  # (words, object -> word index)
@@ -153,8 +167,10 @@ class Featurizer:
                 first = [len(r) for r in ex.rows]
                 ex.rows = [r + segments[i] + self.suffix for r in ex.rows]
                 ex.token_types = [[0] * n + [1] * (len(r) - n) for r, n in zip(ex.rows, first)]
-            if self.graph_builder is not None:
-                self._add_graph(ex, evidence[i], evidence_text[i][1], evidence_pieces[i])
+            if evidence_row:
+                self._add_evidence_row(ex, evidence[i], evidence_text[i][1], evidence_pieces[i])
+            if self.visual_tokens == "grid":
+                ex.image_grid = evidence[i].grid
             examples.append(ex)
         return examples
 
@@ -172,8 +188,9 @@ class Featurizer:
             tag_ids = self.labels.encode(tweet.tags, where=tweet.source or f"tweet {tweet.id}")
         return Example(tweet, rows, word_row, word_pos, tag_ids)
 
-    def _add_graph(self, ex: Example, evidence, object_word: list[int], pieces: list[list[int]]) -> None:
-        """Append the evidence row; objects whose word does not fit in it are left out of the graph."""
+    def _add_evidence_row(self, ex: Example, evidence, object_word: list[int], pieces: list[list[int]]) -> None:
+        """Append the evidence row (if there is any evidence text), the graph and the visual token positions;
+        objects whose word does not fit in the row are left out of both."""
         from graphmner.vision.evidence import VisualEvidence
 
         row, starts = list(self.prefix), []
@@ -186,10 +203,18 @@ class Featurizer:
         if len(keep) < len(object_word):
             evidence = VisualEvidence(evidence.image_id, [evidence.objects[k] for k in keep], evidence.caption,
                                       evidence.image_path)
-        ex.graph = self.graph_builder(ex.tweet, evidence)
+        if self.graph_builder is not None:
+            ex.graph = self.graph_builder(ex.tweet, evidence)
+        row_index = len(ex.rows)
         if keep:
-            ex.object_row = [len(ex.rows)] * len(keep)
+            ex.object_row = [row_index] * len(keep)
             ex.object_pos = [starts[object_word[k]] for k in keep]
+        if self.visual_tokens == "objects":
+            ex.visual_row, ex.visual_pos = list(ex.object_row), list(ex.object_pos)
+        elif self.visual_tokens == "caption" and starts:
+            ex.visual_pos = list(range(len(self.prefix), len(row)))
+            ex.visual_row = [row_index] * len(ex.visual_pos)
+        if keep or ex.visual_pos:
             ex.rows.append(row + self.suffix)
 
 
@@ -208,6 +233,9 @@ class Batch:
         token_type_ids: ``(C, L)`` segment ids when rows hold two segments, else None.
         object_row, object_pos: ``(O,)`` where each graph object node's first piece is.
         graph: the tweets' graphs as one ``torch_geometric`` batch, or None.
+        visual_row, visual_pos, visual_index: ``(V,)`` where each visual token's piece is and its tweet.
+        image_grid: ``(B, R, D)`` region features (zeros for tweets without), or None.
+        image_present: ``(B,)`` True for tweets with region features.
     """
 
     input_ids: Tensor
@@ -221,6 +249,11 @@ class Batch:
     object_row: Tensor | None = None
     object_pos: Tensor | None = None
     graph: Any = None
+    visual_row: Tensor | None = None
+    visual_pos: Tensor | None = None
+    visual_index: Tensor | None = None
+    image_grid: Tensor | None = None
+    image_present: Tensor | None = None
 
     def to(self, device: torch.device | str) -> "Batch":
         moved = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -254,7 +287,7 @@ def collate(examples: Sequence[Example], pad_id: int = 0) -> Batch:
         types = [t for ex in examples for t in (ex.token_types or [[0] * len(r) for r in ex.rows])]
         for i, row_types in enumerate(types):
             token_type_ids[i, :len(row_types)] = torch.tensor(row_types)
-    offset, object_row, object_pos = 0, [], []
+    offset, object_row, object_pos, visual_row, visual_pos, visual_index = 0, [], [], [], [], []
     for b, ex in enumerate(examples):
         n = len(ex.word_pos)
         word_row[b, :n] = torch.tensor(ex.word_row) + offset
@@ -264,12 +297,22 @@ def collate(examples: Sequence[Example], pad_id: int = 0) -> Batch:
             tags[b, :n] = torch.tensor(ex.tag_ids)
         object_row += [r + offset for r in ex.object_row]
         object_pos += ex.object_pos
+        visual_row += [r + offset for r in ex.visual_row]
+        visual_pos += ex.visual_pos
+        visual_index += [b] * len(ex.visual_pos)
         offset += len(ex.rows)
     graph = None
     if examples[0].graph is not None:
         from torch_geometric.data import Batch as GraphBatch
 
         graph = GraphBatch.from_data_list([ex.graph for ex in examples])
+    image_grid = image_present = None
+    grids = [ex.image_grid for ex in examples]
+    if any(g is not None for g in grids):
+        shape = next(g.shape for g in grids if g is not None)
+        image_grid = torch.stack([g if g is not None else torch.zeros(shape) for g in grids])
+        image_present = torch.tensor([g is not None for g in grids])
+    as_long = partial(torch.tensor, dtype=torch.long)
     return Batch(input_ids, attention_mask, word_row, word_pos, word_mask, tags, [ex.tweet for ex in examples],
-                 token_type_ids, torch.tensor(object_row, dtype=torch.long), torch.tensor(object_pos, dtype=torch.long),
-                 graph)
+                 token_type_ids, as_long(object_row), as_long(object_pos), graph, as_long(visual_row),
+                 as_long(visual_pos), as_long(visual_index), image_grid, image_present)

@@ -3,6 +3,9 @@ from graphmner.models.base import MODELS, Tagger, TaggerConfig, TaggerOutput, ge
 from graphmner.models.bert_crf import BertCRF
 from graphmner.models.caption_concat import CaptionConcat
 from graphmner.models.graphmner import GraphMNER
+from graphmner.models.mm_concat import MMConcat
+from graphmner.models.umgf import UMGF
+from graphmner.models.umt import UMT
 
 __all__ = ["MODELS", "Tagger", "TaggerConfig", "TaggerOutput", "get_model_class", "register", "BertCRF",
-           "CaptionConcat", "GraphMNER"]
+           "CaptionConcat", "GraphMNER", "MMConcat", "UMGF", "UMT"]

@@ -157,7 +157,8 @@ class Tagger(nn.Module):
             if not param.requires_grad:
                 continue
             part = "encoder" if name.startswith("encoder.") else "head"
-            decay = param.ndim >= 2 and not name.startswith("crf.") and "norm" not in name.lower()
+            is_crf = name.split(".")[0].endswith("crf")  # the CRF and any auxiliary one (UMT's span_crf)
+            decay = param.ndim >= 2 and not is_crf and "norm" not in name.lower()
             groups.setdefault((part, decay), []).append(param)
         return [{"params": params, "lr": lr_encoder if part == "encoder" else lr_head,
                  "weight_decay": weight_decay if decay else 0.0, "name": f"{part}{'' if decay else '_no_decay'}"}

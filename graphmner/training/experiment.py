@@ -34,7 +34,7 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
 
         shuffle = config.train.seed if config.data.evidence_shuffle else None
         evidence, reports = dataset_evidence(data, model.evidence_sources, shuffle_seed=shuffle,
-                                             detections=config.data.detections)
+                                             detections=config.data.detections, features=config.data.features)
         summary["evidence"] = {s: r.as_dict() for s, r in reports.items()}
         for split, report in reports.items():
             log.info("evidence %s: %s%s", split, report.as_dict(),

@@ -8,6 +8,9 @@ Sources (combinable):
   jersey), each a :class:`VisualObject` with no box and ``source="caption"``.
 - ``detections``: a detection cache written by ``graphmner detect`` gives
   labelled boxes (``source="detector"``).
+- ``features``: a feature cache written by ``graphmner extract-features`` gives
+  the image's region grid ``(R, D)`` (``VisualEvidence.grid``), the visual
+  tokens of models run with ``visual_tokens=grid``.
 
 A tweet whose image has no entry in any selected source gets empty evidence;
 these are counted in :class:`EvidenceReport`, never filled in with something
@@ -19,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from graphmner.data.conll import Tweet
 from graphmner.vision.captions import read_captions
@@ -83,10 +86,11 @@ class VisualEvidence:
     objects: list[VisualObject] = field(default_factory=list)
     caption: str | None = None
     image_path: Path | None = None
+    grid: Any = None  # (R, D) float tensor of region features, from a feature cache
 
     @property
     def is_empty(self) -> bool:
-        return not self.objects and not self.caption
+        return not self.objects and not self.caption and self.grid is None
 
 
 def parse_sources(text: str) -> list[str]:
@@ -128,33 +132,37 @@ class EvidenceReport:
     tweets: int = 0
     with_caption: int = 0
     with_detections: int = 0
+    with_features: int = 0
     empty: int = 0
     missing_examples: list[str] = field(default_factory=list)  # first few image ids with no evidence
 
     def as_dict(self) -> dict[str, int]:
         return {"tweets": self.tweets, "with_caption": self.with_caption,
-                "with_detections": self.with_detections, "empty": self.empty}
+                "with_detections": self.with_detections, "with_features": self.with_features, "empty": self.empty}
 
 
 def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: dict[str, str] | None = None,
                      detections: dict[str, list[VisualObject]] | None = None, image_dir: Path | None = None,
-                     max_concepts: int = 16) -> tuple[list[VisualEvidence], EvidenceReport]:
+                     max_concepts: int = 16, features=None) -> tuple[list[VisualEvidence], EvidenceReport]:
     """One :class:`VisualEvidence` per tweet (in order), and the counts.
 
     Args:
-        sources: any of ``"captions"``, ``"detections"``.
+        sources: any of ``"captions"``, ``"detections"``, ``"features"``.
         captions: ``{image_id: caption}`` (needed for ``captions``).
         detections: ``{image_id: objects}`` (needed for ``detections``).
+        features: an :class:`~graphmner.vision.features.ImageFeatures` cache (needed for ``features``).
         image_dir: where ``<image_id>.jpg`` would be; recorded when the file exists.
     """
     sources = set(sources)
-    unknown = sources - {"captions", "detections"}
+    unknown = sources - {"captions", "detections", "features"}
     if unknown:
-        raise ValueError(f"unknown evidence source(s) {sorted(unknown)}; known: captions, detections")
+        raise ValueError(f"unknown evidence source(s) {sorted(unknown)}; known: captions, detections, features")
     if "captions" in sources and captions is None:
         raise ValueError("evidence source 'captions' needs a caption file (the dataset has none)")
     if "detections" in sources and detections is None:
         raise ValueError("evidence source 'detections' needs a detection cache (graphmner detect)")
+    if "features" in sources and features is None:
+        raise ValueError("evidence source 'features' needs a feature cache (graphmner extract-features)")
     report, out = EvidenceReport(tweets=len(tweets)), []
     for tweet in tweets:
         image_id = tweet.image_id or tweet.id
@@ -168,6 +176,11 @@ def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: 
         if "detections" in sources and detections.get(image_id):
             evidence.objects.extend(detections[image_id])
             report.with_detections += 1
+        if "features" in sources:
+            found = features.get(image_id)
+            if found is not None:
+                evidence.grid = found[1]
+                report.with_features += 1
         if evidence.is_empty:
             report.empty += 1
             if len(report.missing_examples) < 5:
@@ -196,7 +209,8 @@ def shuffle_evidence(evidence: Sequence[VisualEvidence], seed: int) -> list[Visu
 
 def dataset_evidence(data, sources: Sequence[str], shuffle_seed: int | None = None,
                      caption_file: str | Path | None = None, detections: str | Path | None = None,
-                     max_concepts: int = 16) -> tuple[dict[str, list[VisualEvidence]], dict[str, EvidenceReport]]:
+                     max_concepts: int = 16, features: str | Path | None = None,
+                     ) -> tuple[dict[str, list[VisualEvidence]], dict[str, EvidenceReport]]:
     """Evidence for every split of a :class:`~graphmner.data.datasets.Dataset`.
 
     Args:
@@ -204,6 +218,7 @@ def dataset_evidence(data, sources: Sequence[str], shuffle_seed: int | None = No
         shuffle_seed: given, each split's evidence is shuffled across tweets (the control).
         caption_file: instead of the dataset's own caption file.
         detections: the cache written by ``graphmner detect`` (needed for ``detections``).
+        features: the cache written by ``graphmner extract-features`` (needed for ``features``).
     """
     captions = None
     if "captions" in sources:
@@ -219,8 +234,17 @@ def dataset_evidence(data, sources: Sequence[str], shuffle_seed: int | None = No
         from graphmner.vision.detector import read_detections
 
         objects = read_detections(detections)[0]
+    grids = None
+    if "features" in sources:
+        if features is None:
+            raise FileNotFoundError("evidence 'features' needs a feature cache: run graphmner extract-features, then "
+                                    "pass data.features=FILE")
+        from graphmner.vision.features import read_features
+
+        grids = read_features(features)
     out, reports = {}, {}
     for split, tweets in data.splits.items():
-        evidence, reports[split] = collect_evidence(tweets, sources, captions, objects, data.image_dir, max_concepts)
+        evidence, reports[split] = collect_evidence(tweets, sources, captions, objects, data.image_dir, max_concepts,
+                                                    grids)
         out[split] = shuffle_evidence(evidence, shuffle_seed) if shuffle_seed is not None else evidence
     return out, reports

@@ -24,12 +24,27 @@ def test_collect_counts_missing_and_never_fills_in():
     tweets = [Tweet("a", ["x"], ["O"], "a"), Tweet("b", ["y"], ["O"], "b"), Tweet("c", ["z"], ["O"], "c")]
     evidence, report = collect_evidence(tweets, ["captions"], {"a": "a dog", "c": ""})
     assert evidence[0].caption == "a dog" and evidence[1].is_empty and evidence[2].is_empty
-    assert report.as_dict() == {"tweets": 3, "with_caption": 1, "with_detections": 0, "empty": 2}
+    assert report.as_dict() == {"tweets": 3, "with_caption": 1, "with_detections": 0, "with_features": 0, "empty": 2}
     assert report.missing_examples == ["b", "c"]
     with pytest.raises(ValueError, match="unknown evidence source"):
         collect_evidence(tweets, ["pixels"], {})
     with pytest.raises(ValueError, match="needs a caption file"):
         collect_evidence(tweets, ["captions"], None)
+    with pytest.raises(ValueError, match="needs a feature cache"):
+        collect_evidence(tweets, ["features"], None)
+
+
+def test_features_give_the_image_grid():
+    import torch
+
+    from graphmner.vision.features import ImageFeatures
+
+    cache = ImageFeatures({"a": 0}, torch.ones(1, 4, dtype=torch.bfloat16), torch.ones(1, 3, 4, dtype=torch.bfloat16),
+                          {}, {"dim": 4, "regions": 3})
+    tweets = [Tweet("a", ["x"], ["O"], "a"), Tweet("b", ["y"], ["O"], "b")]
+    evidence, report = collect_evidence(tweets, ["features"], features=cache)
+    assert evidence[0].grid.shape == (3, 4) and evidence[0].grid.dtype == torch.float32 and not evidence[0].is_empty
+    assert evidence[1].grid is None and evidence[1].is_empty and report.with_features == 1 and report.empty == 1
 
 
 def test_shuffle_gives_everyone_another_tweets_evidence():

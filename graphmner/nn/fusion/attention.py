@@ -45,3 +45,33 @@ class AttentionFusion(nn.Module):
             z = norm(z + attn(z, kv, kv, key_padding_mask=key_padding, need_weights=False)[0])
         z = z + self.ffn(z)
         return self.out(z[word_mask])
+
+
+class CrossModalLayer(nn.Module):
+    """One post-norm transformer layer whose queries attend another sequence (UMT's cross-modal transformer)::
+
+        z = LayerNorm(x + MHA(x, m, m)); out = LayerNorm(z + FFN(z))
+
+    Shapes: ``x`` ``(B, N, H)``, ``memory`` ``(B, M, H)``, ``memory_mask`` ``(B, M)`` True for valid
+    slots; returns ``(B, N, H)``. A row with no valid memory slot gets ``x`` back unchanged (its
+    attention would be a softmax over nothing).
+    """
+
+    def __init__(self, hidden: int, heads: int, dropout: float = 0.1):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
+        self.norm1, self.norm2 = nn.LayerNorm(hidden), nn.LayerNorm(hidden)
+        self.ffn = nn.Sequential(nn.Linear(hidden, 4 * hidden), nn.GELU(), nn.Dropout(dropout),
+                                 nn.Linear(4 * hidden, hidden))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, memory: Tensor, memory_mask: Tensor) -> Tensor:
+        has_memory = memory_mask.any(dim=1)  # (B,)
+        if memory.shape[1] == 0 or not bool(has_memory.any()):
+            return x
+        padding = ~memory_mask
+        padding[:, 0] = padding[:, 0] & has_memory  # one open slot for empty rows, discarded below
+        z = self.norm1(x + self.dropout(self.attn(x, memory, memory, key_padding_mask=padding,
+                                                  need_weights=False)[0]))
+        out = self.norm2(z + self.dropout(self.ffn(z)))
+        return torch.where(has_memory[:, None, None], out, x)

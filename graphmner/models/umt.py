@@ -1,0 +1,111 @@
+"""UMT (Yu et al., ACL 2020): unified multimodal transformer, on the shared encoder, CRF and trainer.
+
+    h (B, W, H) text states                       V (B, R, H) visual tokens (caption / objects / grid)
+    P = CMT(h ← V)        image-aware word states   (cross-modal transformer: words attend the image)
+    A = CMT(V ← h)        word-aware visual states  (the image attends the words)
+    Q = CMT(P ← A)        the visual side, aligned to each word
+    g = σ(W_p P + W_q Q)  visual gate: how much of Q each word takes (UMT's answer to irrelevant images)
+    h' = P + g ⊙ Q  ──▶ dropout ──▶ linear ──▶ typed emissions
+                                                 + C · span emissions ──▶ CRF (typed BIO)
+    entity span detection (ESD): h ──▶ linear ──▶ span emissions ──▶ its own CRF over untyped O / B / I
+
+The auxiliary ESD head reads the text states and is trained on the untyped
+tags (loss weight ``span_loss_weight``); its emissions are added to every typed
+tag of the same kind through the fixed conversion matrix ``C`` (B -> every B-X,
+I -> every I-X, O -> O), so span evidence constrains the typed decision, as
+UMT's conversion matrix does. A tweet without visual tokens gets h' = h: the
+text path of BERT-CRF (plus the span head, which only reads text).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from graphmner.data.collate import Batch, Featurizer
+from graphmner.data.labels import LabelVocab
+from graphmner.models.base import Tagger, TaggerConfig, TaggerOutput, register
+from graphmner.nn.crf import CRF
+from graphmner.nn.encoders import encode_rows
+from graphmner.nn.fusion import CrossModalLayer
+from graphmner.nn.visual import VisualTokens
+
+SPAN_TAGS = ["O", "B-SPAN", "I-SPAN"]
+
+
+@dataclass
+class UMTConfig(TaggerConfig):
+    evidence: list[str] = field(default_factory=lambda: ["captions"])
+    # "caption" (offline default), "objects", or "grid" (cached ResNet/ViT regions; evidence must include features)
+    visual_tokens: str = "caption"
+    feature_dim: int = 2048
+    # attention heads of the cross-modal transformer layers (must divide the encoder width)
+    heads: int = 8
+    # weight of the entity-span-detection loss
+    span_loss_weight: float = 0.5
+
+
+@register("umt")
+class UMT(Tagger):
+    config_class = UMTConfig
+
+    def __init__(self, config: UMTConfig, labels: LabelVocab, encoder: nn.Module | None = None, tokenizer=None):
+        super().__init__(config, labels, encoder, tokenizer)
+        hidden = self.hidden_size
+        self.visual = VisualTokens(config.visual_tokens, hidden, config.feature_dim)
+        self.text_to_image = CrossModalLayer(hidden, config.heads, config.dropout)  # P
+        self.image_to_text = CrossModalLayer(hidden, config.heads, config.dropout)  # A
+        self.align = CrossModalLayer(hidden, config.heads, config.dropout)  # Q
+        self.gate_p, self.gate_q = nn.Linear(hidden, hidden), nn.Linear(hidden, hidden, bias=False)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(hidden, len(labels))
+        self.span_classifier = nn.Linear(hidden, len(SPAN_TAGS))
+        self.span_crf = CRF(SPAN_TAGS)
+        # typed tag -> its untyped span tag, as a (3, T) conversion matrix and a lookup
+        span_of = [SPAN_TAGS.index("O" if tag == "O" else f"{tag[0]}-SPAN") for tag in labels.tags]
+        self.register_buffer("span_of", torch.tensor(span_of), persistent=False)
+        self.register_buffer("conversion", nn.functional.one_hot(self.span_of, len(SPAN_TAGS)).T.float(),
+                             persistent=False)
+
+    @property
+    def needs_evidence(self) -> bool:
+        return True
+
+    def featurizer(self) -> Featurizer:
+        return Featurizer(self.tokenizer, self.labels, self.config.max_length, visual_tokens=self.config.visual_tokens)
+
+    def _states(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """``(text states h, fused states h')``, both ``(B, W, H)``."""
+        hidden = encode_rows(self.encoder, batch.input_ids, batch.attention_mask, batch.token_type_ids)
+        words = hidden[batch.word_row, batch.word_pos]
+        tokens, mask = self.visual(batch, hidden)
+        present = mask.any(dim=1)
+        if not bool(present.any()):
+            return words, words
+        p = self.text_to_image(words, tokens, mask)
+        a = self.image_to_text(tokens, words, batch.word_mask)
+        q = self.align(p, a, mask)
+        gate = torch.sigmoid(self.gate_p(p) + self.gate_q(q))
+        return words, torch.where(present[:, None, None], p + gate * q, words)
+
+    def word_representations(self, batch: Batch) -> Tensor:
+        return self._states(batch)[1]
+
+    def _emissions(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        words, fused = self._states(batch)
+        span = self.span_classifier(self.dropout(words))  # (B, W, 3)
+        typed = self.classifier(self.dropout(fused)) + span @ self.conversion  # (B, W, T)
+        return typed, span
+
+    def emissions(self, batch: Batch) -> Tensor:
+        return self._emissions(batch)[0]
+
+    def forward(self, batch: Batch) -> TaggerOutput:
+        typed, span = self._emissions(batch)
+        loss = None
+        if batch.tags is not None:
+            loss = self.crf.loss(typed.float(), batch.tags, batch.word_mask)
+            span_tags = self.span_of[batch.tags]
+            loss = loss + self.config.span_loss_weight * self.span_crf.loss(span.float(), span_tags, batch.word_mask)
+        return TaggerOutput(typed, loss)
