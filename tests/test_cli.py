@@ -124,3 +124,34 @@ def test_overrides_may_come_between_flags(capsys):
         with pytest.raises(SystemExit):
             parse_args(bad)
         assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_umt_trains_on_extracted_image_features(tmp_path, capsys):
+    # the online path, offline: real tweet images -> random-init ResNet-152 grid features -> umt, one epoch
+    import shutil
+
+    from tests.conftest import RESOURCES
+
+    data = tmp_path / "data"
+    shutil.copytree(TINY_DATA, data)
+    (data / "images").mkdir()
+    images = sorted((RESOURCES / "images").iterdir())
+    for split in ("train", "valid", "test"):
+        ids = [line[6:].strip() for line in (data / f"{split}.txt").read_text().splitlines()
+               if line.startswith("IMGID:")]
+        for image_id, image in zip(ids[:4], images):  # 4 tweets per split get an image, the rest none
+            shutil.copy(image, data / "images" / f"{image_id}.jpg")
+    features = tmp_path / "features.pt"
+    assert main(["extract-features", "--image-dir", str(data / "images"), "--backbone", "resnet152",
+                 "--weights", "random", "--output", str(features), "--device", "cpu"]) == 0
+    assert "12 images: 12 extracted, 0 unreadable" in capsys.readouterr().out
+    out = tmp_path / "umt"
+    assert main(["train", "--model", "umt", "--data-dir", str(data), "--epochs", "1", "--output-dir", str(out),
+                 "--no-mlflow", "--device", "cpu", "--evidence", "features", "--features", str(features), *TINY,
+                 "model.visual_tokens=grid", "model.heads=2"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0.0 <= metrics["test"]["f1"] <= 1.0 and len(metrics["epoch_seconds"]) == 1
+    capsys.readouterr()
+    assert main(["evaluate", "--model-dir", str(out / "model"), "--data-dir", str(data), "--device", "cpu",
+                 "--features", str(features), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["f1"] == pytest.approx(metrics["test"]["f1"])
