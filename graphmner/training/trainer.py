@@ -107,7 +107,6 @@ class Trainer:
         Writes to ``output_dir`` (when given): ``metrics.json``, ``model/``,
         ``predictions/{dev,test}.conll``, ``report_{dev,test}.txt``.
         """
-        cfg, model = self.config, self.model
         output_dir = Path(output_dir) if output_dir is not None else None
         for cb in self.callbacks:
             cb.on_train_begin(run_config or {})

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from graphmner.data.collate import collate
-from graphmner.vision.evidence import VisualEvidence, dataset_evidence
+from graphmner.vision.evidence import VisualEvidence
 from tests.models.base_model_test import BaseModelTest
 
 

@@ -2,11 +2,11 @@ import json
 
 import pytest
 
-from graphmner.config import ExperimentConfig, TrainConfig
+from graphmner.config import TrainConfig
 from graphmner.models.base import Tagger, get_model_class
 from graphmner.training.callbacks import Callback, MLflowCallback, flatten
 from graphmner.training.trainer import Trainer, evaluate
-from tests.conftest import TINY_DATA, tiny_model_config
+from tests.conftest import tiny_model_config
 
 
 class Recorder(Callback):
