@@ -2,14 +2,16 @@
 
     python experiments/summarize.py runs/bert_crf-*/metrics.json
 
-Groups runs by their directory name without the seed (``<label>-<dataset>-s<seed>``,
-as experiments/seed_grid.sh names them, where the label is the model name or a
-name for a variant) and prints a Markdown table: each seed's F1, the mean ±
+Groups runs by their directory name without the dataset and seed
+(``<label>-<dataset>-s<seed>`` as experiments/seed_grid.sh names them, or
+``<label>-2017-s<seed>`` as the job lists do; the label is the model name or a
+name for a variant; other directories group by model name) and prints a Markdown table: each seed's F1, the mean ±
 sample std, s/epoch.
 """
 from __future__ import annotations
 
 import argparse
+import re
 import json
 import statistics
 from collections import defaultdict
@@ -26,8 +28,13 @@ def main() -> None:
     for path in args.metrics:
         config = yaml.safe_load((path.parent / "config.yaml").read_text())
         dataset = config["data"]["dataset"]
-        label = path.parent.name.split(f"-{dataset}-")[0] if f"-{dataset}-" in path.parent.name \
-            else config["model"]["name"]
+        name = path.parent.name
+        if f"-{dataset}-" in name:  # <label>-twitter2017-s1 (seed_grid.sh)
+            label = name.split(f"-{dataset}-")[0]
+        elif re.fullmatch(r".+-[^-]+-s\d+", name):  # <label>-2017-s1 (the gpu_grid.sh job names)
+            label = name.rsplit("-", 2)[0]
+        else:
+            label = config["model"]["name"]
         groups[(label, dataset)].append((config["train"]["seed"], json.loads(path.read_text())))
     print("| model | dataset | n | test F1 per seed | mean ± std | test P | test R | s/epoch |")
     print("|---|---|---|---|---|---|---|---|")
