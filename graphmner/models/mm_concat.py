@@ -10,38 +10,30 @@ gets exactly the text path (h' = h).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from graphmner.data.collate import Batch, Featurizer
+from graphmner.data.collate import Batch
 from graphmner.data.labels import LabelVocab
-from graphmner.models.base import Tagger, TaggerConfig, register
-from graphmner.nn.encoders import encode_rows
-from graphmner.nn.visual import VisualTokens
+from graphmner.models.base import register
+from graphmner.models.visual_tagger import VisualTagger, VisualTaggerConfig
 
 
 @dataclass
-class MMConcatConfig(TaggerConfig):
-    # visual evidence sources: captions (offline), detections, features (graphmner extract-features)
-    evidence: list[str] = field(default_factory=lambda: ["captions"])
-    # what is pooled: "caption" (evidence text through the encoder), "objects", or "grid" (needs features)
-    visual_tokens: str = "caption"
-    # width of cached region features (grid tokens): 2048 for resnet152, 768 for vit_b_16
-    feature_dim: int = 2048
+class MMConcatConfig(VisualTaggerConfig):
     # "concat" (MMNerModel) or "gate"
     join: str = "concat"
 
 
 @register("mm_concat")
-class MMConcat(Tagger):
+class MMConcat(VisualTagger):
     config_class = MMConcatConfig
 
     def __init__(self, config: MMConcatConfig, labels: LabelVocab, encoder: nn.Module | None = None, tokenizer=None):
         super().__init__(config, labels, encoder, tokenizer)
         hidden = self.hidden_size
-        self.visual = VisualTokens(config.visual_tokens, hidden, config.feature_dim)
         if config.join == "concat":
             self.join = nn.Linear(2 * hidden, hidden)
         elif config.join == "gate":
@@ -51,17 +43,8 @@ class MMConcat(Tagger):
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(hidden, len(labels))
 
-    @property
-    def needs_evidence(self) -> bool:
-        return True
-
-    def featurizer(self) -> Featurizer:
-        return Featurizer(self.tokenizer, self.labels, self.config.max_length, visual_tokens=self.config.visual_tokens)
-
     def word_representations(self, batch: Batch) -> Tensor:
-        hidden = encode_rows(self.encoder, batch.input_ids, batch.attention_mask, batch.token_type_ids)
-        words = hidden[batch.word_row, batch.word_pos]  # (B, W, H)
-        tokens, mask = self.visual(batch, hidden)  # (B, R, H), (B, R)
+        words, tokens, mask = self.encode_with_visual(batch)  # (B, W, H), (B, R, H), (B, R)
         present = mask.any(dim=1)  # (B,)
         if not bool(present.any()):
             return words

@@ -17,25 +17,22 @@ visual nodes gets exactly the text path (its encoder states).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from graphmner.data.collate import Batch, Featurizer
+from graphmner.data.collate import Batch
 from graphmner.data.labels import LabelVocab
-from graphmner.models.base import Tagger, TaggerConfig, register
-from graphmner.nn.encoders import encode_rows
+from graphmner.models.base import register
+from graphmner.models.visual_tagger import VisualTagger, VisualTaggerConfig
 from graphmner.nn.fusion import CrossModalLayer
-from graphmner.nn.visual import VisualTokens
 
 
 @dataclass
-class UMGFConfig(TaggerConfig):
-    evidence: list[str] = field(default_factory=lambda: ["captions"])
+class UMGFConfig(VisualTaggerConfig):
     # visual nodes: "objects" (caption concepts / detections, offline), "caption", or "grid" (needs features)
     visual_tokens: str = "objects"
-    feature_dim: int = 2048
     # UMGF keeps four visual nodes per image
     max_visual_nodes: int = 4
     layers: int = 2
@@ -74,28 +71,18 @@ class UMGFLayer(nn.Module):
 
 
 @register("umgf")
-class UMGF(Tagger):
+class UMGF(VisualTagger):
     config_class = UMGFConfig
 
     def __init__(self, config: UMGFConfig, labels: LabelVocab, encoder: nn.Module | None = None, tokenizer=None):
-        super().__init__(config, labels, encoder, tokenizer)
+        super().__init__(config, labels, encoder, tokenizer, max_visual_tokens=config.max_visual_nodes)
         hidden = self.hidden_size
-        self.visual = VisualTokens(config.visual_tokens, hidden, config.feature_dim, config.max_visual_nodes)
         self.layers = nn.ModuleList(UMGFLayer(hidden, config.heads, config.dropout) for _ in range(config.layers))
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(hidden, len(labels))
 
-    @property
-    def needs_evidence(self) -> bool:
-        return True
-
-    def featurizer(self) -> Featurizer:
-        return Featurizer(self.tokenizer, self.labels, self.config.max_length, visual_tokens=self.config.visual_tokens)
-
     def word_representations(self, batch: Batch) -> Tensor:
-        hidden = encode_rows(self.encoder, batch.input_ids, batch.attention_mask, batch.token_type_ids)
-        words = hidden[batch.word_row, batch.word_pos]  # (B, W, H)
-        visual, visual_mask = self.visual(batch, hidden)  # (B, <=4, H)
+        words, visual, visual_mask = self.encode_with_visual(batch)  # (B, W, H), (B, <=4, H), (B, <=4)
         present = visual_mask.any(dim=1)
         if not bool(present.any()):
             return words

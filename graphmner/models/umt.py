@@ -18,28 +18,23 @@ text path of BERT-CRF (plus the span head, which only reads text).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from graphmner.data.collate import Batch, Featurizer
+from graphmner.data.collate import Batch
 from graphmner.data.labels import LabelVocab
-from graphmner.models.base import Tagger, TaggerConfig, TaggerOutput, register
+from graphmner.models.base import TaggerOutput, register
+from graphmner.models.visual_tagger import VisualTagger, VisualTaggerConfig
 from graphmner.nn.crf import CRF
-from graphmner.nn.encoders import encode_rows
 from graphmner.nn.fusion import CrossModalLayer
-from graphmner.nn.visual import VisualTokens
 
 SPAN_TAGS = ["O", "B-SPAN", "I-SPAN"]
 
 
 @dataclass
-class UMTConfig(TaggerConfig):
-    evidence: list[str] = field(default_factory=lambda: ["captions"])
-    # "caption" (offline default), "objects", or "grid" (cached ResNet/ViT regions; evidence must include features)
-    visual_tokens: str = "caption"
-    feature_dim: int = 2048
+class UMTConfig(VisualTaggerConfig):
     # attention heads of the cross-modal transformer layers (must divide the encoder width)
     heads: int = 8
     # weight of the entity-span-detection loss
@@ -47,13 +42,12 @@ class UMTConfig(TaggerConfig):
 
 
 @register("umt")
-class UMT(Tagger):
+class UMT(VisualTagger):
     config_class = UMTConfig
 
     def __init__(self, config: UMTConfig, labels: LabelVocab, encoder: nn.Module | None = None, tokenizer=None):
         super().__init__(config, labels, encoder, tokenizer)
         hidden = self.hidden_size
-        self.visual = VisualTokens(config.visual_tokens, hidden, config.feature_dim)
         self.text_to_image = CrossModalLayer(hidden, config.heads, config.dropout)  # P
         self.image_to_text = CrossModalLayer(hidden, config.heads, config.dropout)  # A
         self.align = CrossModalLayer(hidden, config.heads, config.dropout)  # Q
@@ -68,18 +62,9 @@ class UMT(Tagger):
         self.register_buffer("conversion", nn.functional.one_hot(self.span_of, len(SPAN_TAGS)).T.float(),
                              persistent=False)
 
-    @property
-    def needs_evidence(self) -> bool:
-        return True
-
-    def featurizer(self) -> Featurizer:
-        return Featurizer(self.tokenizer, self.labels, self.config.max_length, visual_tokens=self.config.visual_tokens)
-
     def _states(self, batch: Batch) -> tuple[Tensor, Tensor]:
         """``(text states h, fused states h')``, both ``(B, W, H)``."""
-        hidden = encode_rows(self.encoder, batch.input_ids, batch.attention_mask, batch.token_type_ids)
-        words = hidden[batch.word_row, batch.word_pos]
-        tokens, mask = self.visual(batch, hidden)
+        words, tokens, mask = self.encode_with_visual(batch)
         present = mask.any(dim=1)
         if not bool(present.any()):
             return words, words
