@@ -15,10 +15,19 @@ fi
 stamp="$venv/.graphmner-installed"
 want=$(cat "$repo/setup.cfg" "$repo/pyproject.toml" | sha1sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  # torch 2.14.1 (a CUDA build, the one pip takes from this machine's disk) is about 6 GB in the
+  # venv; without room pip stops half-way with "No space left on device", so say so up front.
+  need_gb=${GRAPHMNER_NEED_GB:-8}
+  free_gb=$(df -Pk "$venv" | awk 'NR==2 {print int($4 / 1048576)}')
+  if [ "$free_gb" -lt "$need_gb" ] && ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
+    echo "[setup] error: $free_gb GB free on the disk of $venv; installing torch needs about $need_gb GB." >&2
+    echo "[setup] free some space (old clones and their .venv folders), or set GRAPHMNER_NEED_GB to try anyway." >&2
+    exit 1
+  fi
   echo "[setup] installing torch==2.14.1 torchvision==0.29.1, then graphmner[dev] (a few minutes the first time)"
   "$venv/bin/python" -m pip install -q --upgrade pip
-  "$venv/bin/python" -m pip install -q torch==2.14.1 torchvision==0.29.1
-  "$venv/bin/python" -m pip install -q -e "$repo[dev]" torch==2.14.1 torchvision==0.29.1
+  "$venv/bin/python" -m pip install -q --no-cache-dir torch==2.14.1 torchvision==0.29.1
+  "$venv/bin/python" -m pip install -q --no-cache-dir -e "$repo[dev]" torch==2.14.1 torchvision==0.29.1
   echo "$want" > "$stamp"
 fi
 export PATH="$venv/bin:$PATH"
