@@ -67,6 +67,9 @@ class MLflowConfig:
     tracking_uri: str | None = None
     # None: "<model>-<dataset>-s<seed>"
     run_name: str | None = None
+    # extra run tags, e.g. {"grid": "readme", "variant": "graphmner"} (experiments/grid.py sets these);
+    # model, dataset, seed, device and the git commit are always tagged
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 from pathlib import Path
 
 import torch
@@ -10,9 +11,33 @@ from graphmner.config import ExperimentConfig, save_config
 from graphmner.data.datasets import load_dataset
 from graphmner.data.labels import LabelVocab
 from graphmner.training.callbacks import Callback, MLflowCallback
-from graphmner.training.trainer import FitResult, Trainer, set_seed
+from graphmner.training.trainer import FitResult, Trainer, resolve_device, set_seed
 
 log = logging.getLogger(__name__)
+
+
+def run_source() -> dict[str, str]:
+    """MLflow's own git tags for the code that runs (``mlflow.source.git.commit``), read from the
+    checkout graphmner is imported from, and ``git_dirty`` (uncommitted changes to tracked files).
+    Empty when graphmner is not imported from a git checkout (an installed wheel)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return {}
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    return {"mlflow.source.git.commit": commit, "git_dirty": str(bool(dirty)).lower()}
+
+
+def device_name(device: torch.device) -> str:
+    """``cpu (2 threads)`` or the GPU's name: what a seconds-per-epoch figure was measured on."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"
 
 
 def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = None) -> FitResult:
@@ -51,9 +76,10 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
     callbacks = list(callbacks or [])
     if config.mlflow.enabled:
         name = config.mlflow.run_name or f"{model_cls.name}-{data.name}-s{config.train.seed}"
-        callbacks.append(MLflowCallback(config.mlflow.experiment, config.mlflow.tracking_uri, name,
-                                        tags={"model": model_cls.name, "dataset": data.name,
-                                              "seed": str(config.train.seed)}))
+        tags = {"model": model_cls.name, "dataset": data.name, "seed": str(config.train.seed),
+                "device": device_name(resolve_device(config.train.device)), **run_source(),
+                **{k: str(v) for k, v in config.mlflow.tags.items()}}
+        callbacks.append(MLflowCallback(config.mlflow.experiment, config.mlflow.tracking_uri, name, tags=tags))
     log.info("%s on %s: %d/%d/%d tweets, labels %s", model_cls.name, data.name, len(train), len(dev), len(test),
              labels.tags)
     trainer = Trainer(model, config.train, callbacks)
