@@ -1,0 +1,86 @@
+"""experiments/grid.py (job expansion) and experiments/table.py (MLflow -> Markdown)."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+grid, table = _script("grid"), _script("table")
+
+
+def test_axes_apply_only_to_models_that_have_the_field():
+    jobs = grid.product_jobs(["bert_crf", "graphmner"], ["twitter2017"], ["1", "2"],
+                             [("model.fusion", ["gnn", "attention"]), ("model.evidence", ["captions+detections", "none"])])
+    names = [j.name for j in jobs]
+    assert names[:2] == ["bert_crf-2017-s1", "bert_crf-2017-s2"]  # no fusion/evidence field: one variant
+    assert len(names) == 2 + 2 * 2 * 2 and len(set(names)) == len(names)
+    job = next(j for j in jobs if j.name == "graphmner.fusion-attention.evidence-captions+detections-2017-s2")
+    assert job.variant == "graphmner.fusion-attention.evidence-captions+detections"
+    assert job.args == ("--model", "graphmner", "model.fusion=attention", "--evidence", "captions,detections",
+                        "--dataset", "twitter2017", "--seed", "2")
+
+
+def test_job_file(tmp_path):
+    path = tmp_path / "jobs.txt"
+    path.write_text("# comment\n\numt-2017-s1  --model umt --seed 1   # trailing\nodd --model bert_crf\n")
+    jobs = grid.file_jobs(path)
+    assert [(j.name, j.variant, j.args) for j in jobs] == [
+        ("umt-2017-s1", "umt", ("--model", "umt", "--seed", "1")), ("odd", "odd", ("--model", "bert_crf"))]
+
+
+def _log_run(mlflow, name, tags, f1, seconds):
+    with mlflow.start_run(run_name=name, tags=tags):
+        for step, s in enumerate(seconds, 1):
+            mlflow.log_metric("epoch_seconds", s, step=step)
+        if f1 is not None:
+            mlflow.log_metric("test_f1", f1)
+
+
+def test_table_from_mlflow_latest_run_per_seed_counts(tmp_path):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("t")
+    try:
+        common = {"grid": "g", "device": "cpu (2 threads)"}
+        _log_run(mlflow, "a", {**common, "variant": "umt", "dataset": "twitter2017", "seed": "1"}, 0.50, [10])
+        _log_run(mlflow, "a", {**common, "variant": "umt", "dataset": "twitter2017", "seed": "1"}, 0.80, [30, 50])
+        _log_run(mlflow, "b", {**common, "variant": "umt", "dataset": "twitter2017", "seed": "2"}, 0.82, [20])
+        _log_run(mlflow, "c", {**common, "model": "bert_crf", "dataset": "twitter2015", "seed": "1"}, 0.70, [5])
+        _log_run(mlflow, "d", {"grid": "other", "variant": "umt", "dataset": "twitter2015", "seed": "1"}, 0.9, [1])
+        _log_run(mlflow, "e", {**common, "variant": "umgf", "dataset": "twitter2015", "seed": "1"}, None, [1])
+    finally:
+        mlflow.set_tracking_uri(None)
+    cells = table.collect("t", grid="g", tracking_uri=uri)
+    assert set(cells) == {("umt", "twitter2017"), ("bert_crf", "twitter2015")}  # no test F1: not a result
+    umt = cells[("umt", "twitter2017")]
+    assert umt.f1 == pytest.approx({1: 80.0, 2: 82.0}) and umt.text() == "81.00 ± 1.41"
+    assert sorted(umt.epoch_seconds) == [20, 30, 50]  # the older seed-1 run is ignored
+    text = table.markdown(cells, rows=["umt"])
+    assert text.splitlines()[:4] == [
+        "| model | Twitter-2015 test F1 | n | s/epoch | Twitter-2017 test F1 | n | s/epoch |",
+        "|---|---|---|---|---|---|---|",
+        "| umt |  |  |  | 81.00 ± 1.41 | 2 | 33 |",
+        "| bert_crf | 70.00 | 1 | 5 |  |  |  |"]
+    assert "cpu (2 threads)" in text
+
+
+def test_write_section_replaces_between_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- table:x -->\nold\n<!-- /table:x -->\nafter\n")
+    table.write_section(readme, "x", "| new |\n")
+    assert readme.read_text() == "intro\n<!-- table:x -->\n| new |\n<!-- /table:x -->\nafter\n"
+    with pytest.raises(SystemExit, match="table:y"):
+        table.write_section(readme, "y", "z")
