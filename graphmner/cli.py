@@ -81,27 +81,84 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from graphmner.data.conll import Tweet
+    from graphmner.data.conll import Tweet, read_conll, write_conll
     from graphmner.data.labels import tags_to_spans
     from graphmner.data.tokenize import tokenize_tweet
     from graphmner.training.trainer import predict
 
+    text_only = {"--image": args.image, "--caption": args.caption}
+    file_only = {"--output": args.output, "--image-dir": args.image_dir, "--captions": args.captions}
+    for flag, value in (file_only if args.text is not None else text_only).items():
+        if value is not None:
+            raise ValueError(f"{flag} goes with {'--input' if args.text is not None else '--text'}")
     model, device = _load_model(args.model_dir, args.device)
-    tokens = tokenize_tweet(args.text)
-    if not tokens:
-        print(json.dumps({"tokens": [], "entities": []}))
-        return 0
-    tweet = Tweet(id="text", tokens=tokens)
-    evidence = None
-    if model.needs_evidence:  # no image given: empty evidence, the model falls back to the text path
-        from graphmner.vision.evidence import VisualEvidence
+    if args.text is not None:
+        tokens = tokenize_tweet(args.text)
+        if not tokens:
+            print(json.dumps({"tokens": [], "tags": [], "entities": []}))
+            return 0
+        image_id = Path(args.image).stem if args.image else "text"
+        tweets = [Tweet(id=image_id, tokens=tokens, image_id=image_id)]
+        images = {image_id: Path(args.image)} if args.image else {}
+        captions = {image_id: args.caption} if args.caption else {}
+    else:
+        tweets = read_conll(args.input, allow_untagged=True)
+        image_dir = Path(args.image_dir) if args.image_dir else None
+        images = {t.image_id: image_dir / f"{t.image_id}.jpg" for t in tweets
+                  if image_dir and (image_dir / f"{t.image_id}.jpg").is_file()}
+        from graphmner.vision.captions import read_captions
 
-        evidence = [VisualEvidence("text")]
-    tags = predict(model, model.featurizer()([tweet], evidence), device=device)[0]
-    entities = [{"text": " ".join(tokens[s.start:s.end]), "type": s.type, "start": s.start, "end": s.end}
-                for s in tags_to_spans(tags)]
-    print(json.dumps({"tokens": tokens, "tags": tags, "entities": entities}, ensure_ascii=False))
+        captions = read_captions(args.captions) if args.captions else {}
+    for path in images.values():
+        if not path.is_file():
+            raise FileNotFoundError(f"image not found: {path}")
+    evidence = None
+    if model.needs_evidence:
+        evidence = _make_evidence(args, model, tweets, images, captions, device)
+    tags = predict(model, model.featurizer()(tweets, evidence), batch_size=args.batch_size, device=device)
+    if args.text is not None:
+        entities = [{"text": " ".join(tokens[s.start:s.end]), "type": s.type, "start": s.start, "end": s.end}
+                    for s in tags_to_spans(tags[0])]
+        print(json.dumps({"tokens": tokens, "tags": tags[0], "entities": entities}, ensure_ascii=False))
+        return 0
+    if args.output:
+        write_conll(args.output, tweets, tags)
+    entities = sum(len(tags_to_spans(t)) for t in tags)
+    print(f"{args.input}: {len(tweets)} tweets, {entities} entities predicted"
+          + (f" -> {args.output}" if args.output else ""))
+    if all(t.tags is not None for t in tweets):
+        from graphmner.eval.metrics import entity_scores, format_report
+
+        print(format_report(entity_scores([t.tags for t in tweets], tags)), end="")
     return 0
+
+
+def _make_evidence(args: argparse.Namespace, model, tweets, images, captions, device):
+    """The evidence the model was trained with, for these tweets (see graphmner.inference)."""
+    from graphmner.inference import EvidenceMaker, load_evidence_record
+
+    sources = model.evidence_sources
+    detections = features = None
+    if args.detections:
+        from graphmner.vision.detector import read_detections
+
+        detections = read_detections(args.detections)[0]
+    if args.features:
+        from graphmner.vision.features import read_features
+
+        features = read_features(args.features)
+    record = load_evidence_record(args.model_dir)
+    maker = EvidenceMaker(sources, record, captions, args.captioner, detections or {}, args.detector, features,
+                          str(device))
+    evidence, report = maker(tweets, images)
+    log.info("evidence (%s): %s", ", ".join(sources), report.as_dict())
+    if report.empty:
+        hint = ""
+        if "captions" in sources and not captions and not args.captioner:
+            hint = " (the model uses captions: give --caption/--captions, or --captioner NAME to caption images)"
+        log.warning("%d of %d tweets have no visual evidence: tagged from their text alone%s", report.empty,
+                    report.tweets, hint)
+    return evidence
 
 
 def _detect(args: argparse.Namespace) -> int:
@@ -235,9 +292,24 @@ def build_parser() -> argparse.ArgumentParser:
     bg.add_argument("--networkx-output", help="where (default: next to --output)")
     bg.set_defaults(func=_build_graphs)
 
-    pr = sub.add_parser("predict", help="tag a text; prints the entities as JSON")
+    pr = sub.add_parser("predict", help="tag a text (JSON out) or a CoNLL file, with the evidence the model "
+                                        "was trained with")
     pr.add_argument("--model-dir", required=True)
-    pr.add_argument("--text", required=True)
+    what = pr.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text", help="one tweet's text; prints tokens, tags and entities as JSON")
+    what.add_argument("--input", help="a CoNLL file (IMGID blocks; token<TAB>tag, or bare tokens)")
+    pr.add_argument("--image", help="with --text: the tweet's image (detected / featurised / captioned as the "
+                                    "model's training images were)")
+    pr.add_argument("--caption", help="with --text: the image's caption (models trained with captions)")
+    pr.add_argument("--output", help="with --input: write token[<TAB>gold]<TAB>predicted CoNLL here")
+    pr.add_argument("--image-dir", help="with --input: where <IMGID>.jpg are")
+    pr.add_argument("--captions", help="with --input: a caption file (<id>.jpg :<caption> lines)")
+    pr.add_argument("--captioner", help="an image captioner (hub name or path, e.g. Salesforce/blip2-opt-2.7b) "
+                                        "for images without a caption")
+    pr.add_argument("--detections", help="a detection cache to look images up in first")
+    pr.add_argument("--detector", help="detector weights, instead of those the model's evidence record names")
+    pr.add_argument("--features", help="a feature cache to look images up in first")
+    pr.add_argument("--batch-size", type=int, default=64)
     pr.add_argument("--device", default="auto")
     pr.set_defaults(func=_predict)
     return parser

@@ -1,5 +1,6 @@
 """The command line end to end on the tiny corpus (random tiny encoder)."""
 import json
+import logging
 
 import pytest
 
@@ -155,3 +156,42 @@ def test_umt_trains_on_extracted_image_features(tmp_path, capsys):
     assert main(["evaluate", "--model-dir", str(out / "model"), "--data-dir", str(data), "--device", "cpu",
                  "--features", str(features), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["f1"] == pytest.approx(metrics["test"]["f1"])
+    # predict --image: the image is looked up in the feature cache; a random-init backbone is never re-made
+    image = next((data / "images").iterdir())
+    assert main(["predict", "--model-dir", str(out / "model"), "--text", "Bears win", "--image", str(image),
+                 "--features", str(features), "--device", "cpu"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["tags"]) == 2
+    assert main(["predict", "--model-dir", str(out / "model"), "--text", "Bears win", "--image", str(image),
+                 "--device", "cpu"]) == 2
+    assert "randomly initialised resnet152" in capsys.readouterr().err
+
+
+def test_predict_file_with_captions_reproduces_evaluate(tmp_path, capsys, caplog):
+    out = tmp_path / "g"
+    assert main(["train", "--model", "graphmner", "--data-dir", str(TINY_DATA), "--epochs", "1", "--output-dir",
+                 str(out), "--no-mlflow", "--device", "cpu", "--evidence", "captions", *TINY, "model.channels=32",
+                 "model.heads=2"]) == 0
+    record = json.loads((out / "model" / "evidence.json").read_text())
+    assert record["sources"] == ["captions"] and record["captions"]["file"].endswith("captions_blip2.txt")
+    capsys.readouterr()
+    # the whole test file with the dataset's captions: the same predictions as training's test evaluation
+    assert main(["predict", "--model-dir", str(out / "model"), "--input", str(TINY_DATA / "test.txt"), "--captions",
+                 str(TINY_DATA / "captions_blip2.txt"), "--output", str(tmp_path / "p.conll"), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{TINY_DATA / 'test.txt'}: 12 tweets")
+    assert (tmp_path / "p.conll").read_text() == (out / "predictions" / "test.conll").read_text()
+    # a file of bare tokens: token<TAB>predicted, no made-up gold column
+    (tmp_path / "raw.txt").write_text("IMGID:x\nBears\nwin\nin\nChicago\n")
+    assert main(["predict", "--model-dir", str(out / "model"), "--input", str(tmp_path / "raw.txt"), "--output",
+                 str(tmp_path / "raw.out"), "--device", "cpu"]) == 0
+    lines = (tmp_path / "raw.out").read_text().splitlines()
+    assert lines[0] == "IMGID:x" and [line.split("\t")[0] for line in lines[1:5]] == ["Bears", "win", "in", "Chicago"]
+    assert all(len(line.split("\t")) == 2 for line in lines[1:5])
+    assert "1 of 1 tweets have no visual evidence" in caplog.text  # no caption given: said, not hidden
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="graphmner")
+    assert main(["predict", "--model-dir", str(out / "model"), "--text", "Bears win in Chicago", "--caption",
+                 "a man holding a chicago bears jersey", "--device", "cpu"]) == 0
+    assert "'with_caption': 1" in caplog.text and "no visual evidence" not in caplog.text
+    assert main(["predict", "--model-dir", str(out / "model"), "--text", "x", "--output", "o.conll"]) == 2
+    assert "--output goes with --input" in capsys.readouterr().err

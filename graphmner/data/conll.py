@@ -89,12 +89,14 @@ def _decode_lines(path: Path) -> Iterable[tuple[int, str]]:
         yield number, text.rstrip("\r")
 
 
-def read_conll(path: str | Path, report: ReadReport | None = None) -> list[Tweet]:
+def read_conll(path: str | Path, report: ReadReport | None = None, allow_untagged: bool = False) -> list[Tweet]:
     """Read a CoNLL file of ``IMGID`` blocks with TAB-separated ``token<TAB>tag`` lines.
 
     Args:
         path: the file.
         report: filled with counts (tweets, words, repaired tags) when given.
+        allow_untagged: also accept a file of bare ``token`` lines (text to tag: ``Tweet.tags`` is None);
+            one file is either tagged or not.
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -109,6 +111,7 @@ def read_conll(path: str | Path, report: ReadReport | None = None) -> list[Tweet
     tweets: list[Tweet] = []
     current: Tweet | None = None
     current_line = 0
+    untagged: bool | None = None  # set by the first token line when allow_untagged
 
     def close() -> None:
         nonlocal current
@@ -133,6 +136,15 @@ def read_conll(path: str | Path, report: ReadReport | None = None) -> list[Tweet
         if current is None:
             raise ConllFormatError(path, number, f"token line outside a tweet (expected 'IMGID:<id>' first): {line!r}")
         columns = line.split("\t")
+        if allow_untagged and len(columns) == 1:
+            if untagged is False:
+                raise ConllFormatError(path, number, f"a token without a tag in a tagged file: {line!r}")
+            untagged = True
+            current.tokens.append(line)
+            continue
+        if untagged and len(columns) == 2:
+            raise ConllFormatError(path, number, f"a tagged line in a file of bare tokens: {line!r}")
+        untagged = False if allow_untagged else None
         if len(columns) != 2:
             what = "no TAB" if len(columns) == 1 else f"{len(columns)} TAB-separated columns"
             raise ConllFormatError(path, number, f"expected 'token<TAB>tag', found {what}: {line!r}")
@@ -152,13 +164,17 @@ def read_conll(path: str | Path, report: ReadReport | None = None) -> list[Tweet
     close()
     if not tweets:
         raise ConllFormatError(path, 1, "no tweets in file")
+    if untagged:
+        for tweet in tweets:
+            tweet.tags = None
     report.tweets, report.words = len(tweets), sum(len(t) for t in tweets)
     (log.warning if report.repaired_tags else log.debug)("%s", report.summary())
     return tweets
 
 
 def write_conll(path: str | Path, tweets: Sequence[Tweet], predictions: Sequence[Sequence[str]] | None = None) -> None:
-    """Write tweets as CoNLL: ``token<TAB>gold[<TAB>predicted]`` under each IMGID line."""
+    """Write tweets as CoNLL: ``token<TAB>gold[<TAB>predicted]`` under each IMGID line
+    (``token<TAB>predicted`` for untagged tweets: no gold column is made up)."""
     if predictions is not None and len(predictions) != len(tweets):
         raise ValueError(f"{len(tweets)} tweets but {len(predictions)} predictions")
     path = Path(path)
@@ -166,8 +182,9 @@ def write_conll(path: str | Path, tweets: Sequence[Tweet], predictions: Sequence
     with path.open("w", encoding="utf-8") as out:
         for i, tweet in enumerate(tweets):
             out.write(f"{IMGID_PREFIX}{tweet.image_id or tweet.id}\n")
-            gold = tweet.tags or ["O"] * len(tweet)
+            gold = tweet.tags if tweet.tags is not None else ["O"] * len(tweet)
             for j, token in enumerate(tweet.tokens):
-                cols = [token, gold[j]] + ([predictions[i][j]] if predictions is not None else [])
+                cols = [token] + ([gold[j]] if tweet.tags is not None or predictions is None else [])
+                cols += [predictions[i][j]] if predictions is not None else []
                 out.write("\t".join(cols) + "\n")
             out.write("\n")

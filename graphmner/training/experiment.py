@@ -84,4 +84,12 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
              labels.tags)
     trainer = Trainer(model, config.train, callbacks)
     run_config = {**config.to_dict(), "data_summary": summary}
+    if model.needs_evidence:  # how the evidence was made, so that predict can make it for new tweets
+        from graphmner.inference import evidence_record, save_evidence_record
+
+        record = evidence_record(model.evidence_sources, data.caption_file, config.data.detections,
+                                 config.data.features)
+        record["shuffled_in_training"] = config.data.evidence_shuffle
+        (output_dir / "model").mkdir(exist_ok=True)
+        save_evidence_record(output_dir / "model", record)
     return trainer.fit(train, dev, test, output_dir, run_config=run_config)

@@ -33,3 +33,31 @@ def read_captions(path: str | Path) -> dict[str, str]:
             raise ConllFormatError(path, number, f"image {image_id} already captioned on line {first_seen[image_id]}")
         captions[image_id], first_seen[image_id] = match["caption"].strip(), number
     return captions
+
+
+class Captioner:
+    """An image captioner from the Hugging Face hub or a local folder (e.g. ``Salesforce/blip2-opt-2.7b``,
+    the BLIP-2 family the bundled captions come from): PIL images -> captions.
+
+    Used by ``graphmner predict --captioner`` for images that have no caption. Loading needs the
+    weights (online, or a local copy); none ship with graphmner.
+    """
+
+    def __init__(self, name: str, device: str = "cpu", max_new_tokens: int = 30):
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        try:
+            self.processor = AutoProcessor.from_pretrained(name)
+            self.model = AutoModelForImageTextToText.from_pretrained(name).to(device).eval()
+        except (OSError, ValueError) as err:
+            raise FileNotFoundError(f"cannot load the captioner {name!r} ({err}); offline, give the caption "
+                                    f"instead (--caption / --captions)") from err
+        self.name, self.device, self.max_new_tokens = name, device, max_new_tokens
+
+    def __call__(self, images: list) -> list[str]:
+        import torch
+
+        with torch.no_grad():
+            inputs = self.processor(images=images, return_tensors="pt").to(self.device)
+            out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens)
+        return [text.strip() for text in self.processor.batch_decode(out, skip_special_tokens=True)]

@@ -6,8 +6,9 @@ architecture with random weights (offline tests). Images are read by
 :func:`graphmner.vision.images.open_image`; one that cannot be read is counted
 and written to the cache as an error line, never replaced by another.
 
-Cache format (JSON Lines, one image per line)::
+Cache format (JSON Lines: the detector's settings, then one image per line)::
 
+    {"meta": {"weights": "yolov8n.pt", "conf": 0.25, "max_det": 20, "imgsz": 640}}
     {"image_id": "27", "objects": [{"label": "person", "box_xyxyn": [x1, y1, x2, y2], "score": 0.91}, ...]}
     {"image_id": "99", "error": "cannot identify image file"}
 """
@@ -38,17 +39,46 @@ class DetectionReport:
                 f"{self.detected} with objects, {self.objects} objects")
 
 
+class Detector:
+    """A YOLO model with its settings: ``detect(images)`` -> each image's objects (JSON-ready dicts).
+
+    ``meta`` is what a detection cache records, so that ``graphmner predict --image`` can detect
+    a new image the way the training images were.
+    """
+
+    def __init__(self, weights: str, conf: float = 0.25, max_det: int = 20, device: str | None = None,
+                 imgsz: int = 640):
+        from ultralytics import YOLO
+
+        self.model, self.device = YOLO(weights), device
+        self.meta = {"weights": str(weights), "conf": conf, "max_det": max_det, "imgsz": imgsz}
+
+    def detect(self, images: list) -> list[list[dict]]:
+        """PIL images -> per image ``[{"label", "box_xyxyn", "score"}, ...]``."""
+        results = self.model.predict(source=images, conf=self.meta["conf"], max_det=self.meta["max_det"],
+                                     device=self.device, imgsz=self.meta["imgsz"], verbose=False)
+        return [[{"label": result.names[int(c)], "box_xyxyn": [round(float(v), 4) for v in box],
+                  "score": round(float(s), 4)}
+                 for box, s, c in zip(result.boxes.xyxyn.tolist(), result.boxes.conf.tolist(),
+                                      result.boxes.cls.tolist())]
+                for result in results]
+
+
+def to_objects(entries: list[dict]) -> list[VisualObject]:
+    return [VisualObject(o["label"], tuple(o["box_xyxyn"]) if o.get("box_xyxyn") else None, float(o["score"]),
+                         "detector") for o in entries]
+
+
 def detect_images(image_dir: str | Path, weights: str, output: str | Path, conf: float = 0.25, batch: int = 16,
                   max_det: int = 20, device: str | None = None, imgsz: int = 640) -> DetectionReport:
     """Run YOLO over every image in ``image_dir`` and write the cache to ``output``."""
-    from ultralytics import YOLO
-
     image_dir, output = Path(image_dir), Path(output)
     paths = list_images(image_dir)
-    model = YOLO(weights)
+    detector = Detector(weights, conf, max_det, device, imgsz)
     report = DetectionReport(images=len(paths))
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", encoding="utf-8") as out:
+        out.write(json.dumps({"meta": detector.meta}) + "\n")
         for start in tqdm(range(0, len(paths), batch), desc="detect", unit="batch"):
             images, ids = [], []
             for path in paths[start:start + batch]:
@@ -60,13 +90,7 @@ def detect_images(image_dir: str | Path, weights: str, output: str | Path, conf:
                     out.write(json.dumps({"image_id": path.stem, "error": report.unreadable[path.stem]}) + "\n")
             if not images:
                 continue
-            results = model.predict(source=images, conf=conf, max_det=max_det, device=device, imgsz=imgsz,
-                                    verbose=False)
-            for image_id, result in zip(ids, results):
-                boxes = result.boxes
-                objects = [{"label": result.names[int(c)], "box_xyxyn": [round(float(v), 4) for v in box],
-                            "score": round(float(s), 4)}
-                           for box, s, c in zip(boxes.xyxyn.tolist(), boxes.conf.tolist(), boxes.cls.tolist())]
+            for image_id, objects in zip(ids, detector.detect(images)):
                 report.detected += bool(objects)
                 report.objects += len(objects)
                 out.write(json.dumps({"image_id": image_id, "objects": objects}) + "\n")
@@ -74,6 +98,16 @@ def detect_images(image_dir: str | Path, weights: str, output: str | Path, conf:
     for image_id, why in list(report.unreadable.items())[:5]:
         log.warning("unreadable image %s: %s", image_id, why)
     return report
+
+
+def detection_meta(path: str | Path) -> dict:
+    """The settings a detection cache was written with (its first line); ``{}`` for older caches."""
+    with Path(path).open(encoding="utf-8") as f:
+        first = f.readline()
+    try:
+        return json.loads(first).get("meta", {}) if first.strip() else {}
+    except (ValueError, AttributeError):
+        return {}
 
 
 def read_detections(path: str | Path) -> tuple[dict[str, list[VisualObject]], dict[str, str]]:
@@ -88,14 +122,15 @@ def read_detections(path: str | Path) -> tuple[dict[str, list[VisualObject]], di
             continue
         try:
             entry = json.loads(line)
+            if number == 1 and "meta" in entry:
+                continue
             image_id = str(entry["image_id"])
             if image_id in detections or image_id in errors:
                 raise ValueError(f"image {image_id} appears twice")
             if "error" in entry:
                 errors[image_id] = entry["error"]
                 continue
-            detections[image_id] = [VisualObject(o["label"], tuple(o["box_xyxyn"]) if o.get("box_xyxyn") else None,
-                                                 float(o["score"]), "detector") for o in entry["objects"]]
+            detections[image_id] = to_objects(entry["objects"])
         except (ValueError, KeyError, TypeError) as err:
             raise ConllFormatError(path, number, f"not a detection cache line ({err})") from None
     return detections, errors

@@ -50,7 +50,7 @@ class FeatureExtractor(nn.Module):
 
         if backbone not in BACKBONES:
             raise ValueError(f"unknown backbone {backbone!r}; known: {', '.join(BACKBONES)}")
-        self.backbone_name = backbone
+        self.backbone, self.weights = backbone, str(weights)
         pretrained = None
         if weights == "default":
             pretrained = torchvision.models.get_model_weights(backbone).DEFAULT
@@ -69,7 +69,7 @@ class FeatureExtractor(nn.Module):
             self.dim = model.hidden_dim
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        if self.backbone_name == "resnet152":
+        if self.backbone == "resnet152":
             grid = self.body(images).flatten(2).transpose(1, 2)  # (N, 49, 2048)
             return grid.mean(dim=1), grid
         tokens = self.vit._process_input(images)  # (N, 196, 768) patch embeddings
@@ -107,34 +107,47 @@ class FeatureReport:
 
 
 @torch.no_grad()
-def extract_features(image_dir: str | Path, backbone: str, output: str | Path, weights: str = "default",
-                     batch: int = 16, device: str = "cpu") -> FeatureReport:
-    """Run the backbone over every image of ``image_dir`` and write the cache to ``output``."""
-    paths = list_images(image_dir)
-    model = FeatureExtractor(backbone, weights).eval().to(device)
+def features_of(paths: list[Path], model: FeatureExtractor, batch: int = 16, device: str = "cpu",
+                report: FeatureReport | None = None, desc: str | None = None) -> "ImageFeatures":
+    """Run ``model`` over image files (id = file stem) into an in-memory :class:`ImageFeatures`;
+    unreadable images go to ``errors`` (and ``report``), never replaced."""
     transform = preprocess()
-    report = FeatureReport(images=len(paths))
+    report = report if report is not None else FeatureReport(images=len(paths))
+    model = model.eval().to(device)
     ids, globals_, grids = [], [], []
-    for start in tqdm(range(0, len(paths), batch), desc=f"features ({backbone})", unit="batch"):
+    for start in tqdm(range(0, len(paths), batch), desc=desc or f"features ({model.backbone})", unit="batch",
+                      disable=len(paths) <= batch and desc is None):
         images = []
         for path in paths[start:start + batch]:
             try:
                 images.append(transform(open_image(path)))
-                ids.append(path.stem)
+                ids.append(Path(path).stem)
             except Exception as err:  # PIL raises many types for broken files
-                report.unreadable[path.stem] = f"{type(err).__name__}: {err}"
+                report.unreadable[Path(path).stem] = f"{type(err).__name__}: {err}"
         if images:
             pooled, grid = model(torch.stack(images).to(device))
             globals_.append(pooled.to(torch.bfloat16).cpu())
             grids.append(grid.to(torch.bfloat16).cpu())
     report.extracted = len(ids)
     dim = model.dim
-    meta = {"backbone": backbone, "weights": str(weights), "dim": dim,
+    meta = {"backbone": model.backbone, "weights": model.weights, "dim": dim,
             "regions": int(grids[0].shape[1]) if grids else 0}
+    return ImageFeatures({image_id: i for i, image_id in enumerate(ids)},
+                         torch.cat(globals_) if globals_ else torch.empty(0, dim, dtype=torch.bfloat16),
+                         torch.cat(grids) if grids else torch.empty(0, 0, dim, dtype=torch.bfloat16),
+                         dict(report.unreadable), meta)
+
+
+def extract_features(image_dir: str | Path, backbone: str, output: str | Path, weights: str = "default",
+                     batch: int = 16, device: str = "cpu") -> FeatureReport:
+    """Run the backbone over every image of ``image_dir`` and write the cache to ``output``."""
+    paths = list_images(image_dir)
+    report = FeatureReport(images=len(paths))
+    found = features_of(paths, FeatureExtractor(backbone, weights), batch, device, report,
+                        desc=f"features ({backbone})")
     Path(output).parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"ids": ids, "global": torch.cat(globals_) if globals_ else torch.empty(0, dim, dtype=torch.bfloat16),
-                "grid": torch.cat(grids) if grids else torch.empty(0, 0, dim, dtype=torch.bfloat16),
-                "errors": report.unreadable, "meta": meta}, str(output))
+    torch.save({"ids": list(found.index), "global": found.global_, "grid": found.grid, "errors": found.errors,
+                "meta": found.meta}, str(output))
     log.info("extract-features %s -> %s: %s", image_dir, output, report.summary())
     for image_id, why in list(report.unreadable.items())[:5]:
         log.warning("unreadable image %s: %s", image_id, why)

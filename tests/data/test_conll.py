@@ -105,3 +105,18 @@ def test_bundled_twitter2015_repairs_are_counted():
     data = load_dataset("twitter2015")
     assert {s: v["repaired_tags"] for s, v in data.summary().items()} == {"train": 186, "valid": 53, "test": 135}
     assert all(v["repaired_tags"] == 0 for v in load_dataset("twitter2017").summary().values())
+
+
+def test_untagged_files_only_when_allowed_and_never_mixed(tmp_path):
+    path = tmp_path / "raw.txt"
+    path.write_text("IMGID:1\nBears\nwin\n\nIMGID:2\nChicago\n")
+    with pytest.raises(ConllFormatError, match=r"raw.txt:2: expected 'token<TAB>tag', found no TAB"):
+        read_conll(path)
+    tweets = read_conll(path, allow_untagged=True)
+    assert [(t.id, t.tokens, t.tags) for t in tweets] == [("1", ["Bears", "win"], None), ("2", ["Chicago"], None)]
+    path.write_text("IMGID:1\nBears\tB-ORG\nwin\n")
+    with pytest.raises(ConllFormatError, match=r"raw.txt:3: a token without a tag in a tagged file"):
+        read_conll(path, allow_untagged=True)
+    path.write_text("IMGID:1\nBears\nwin\tO\n")
+    with pytest.raises(ConllFormatError, match=r"raw.txt:3: a tagged line in a file of bare tokens"):
+        read_conll(path, allow_untagged=True)

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from graphmner.data.conll import ConllFormatError
-from graphmner.vision.detector import detect_images, read_detections
+from graphmner.vision.detector import detect_images, detection_meta, read_detections
 from tests.conftest import RESOURCES
 
 
@@ -28,7 +28,9 @@ def test_detect_counts_and_caches(cache):
     # Pillow's reason, not ultralytics' HEIF-plugin fallback ("No module named 'pi_heif'")
     assert all("cannot identify image file" in why for why in report.unreadable.values())
     assert report.detected == 5 and report.objects > 0  # conf=0: random weights still give boxes
-    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    meta, *lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert meta == {"meta": {"weights": "yolov8n.yaml", "conf": 0.0, "max_det": 3, "imgsz": 160}}
+    assert detection_meta(out) == meta["meta"]
     assert {e["image_id"] for e in lines} == {"27", "33", "56", "113", "O_1926", "broken", "empty"}
     detections, errors = read_detections(out)
     assert set(errors) == {"broken", "empty"} and set(detections) == {"27", "33", "56", "113", "O_1926"}

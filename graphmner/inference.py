@@ -1,0 +1,142 @@
+"""Tag new tweets with a saved model, making their visual evidence the way the training evidence
+was made: ``graphmner predict``.
+
+Training writes ``model/evidence.json``: the evidence sources and where each came from (the
+caption file; the detection cache and its detector settings; the feature cache and its
+backbone). For new tweets, :class:`EvidenceMaker` takes a caption given by the user or made by a
+captioner, objects from a detection cache or else from the same detector, features from a
+feature cache or else from the same backbone. What cannot be made stays empty, is counted, and
+the model tags that tweet from its text (as it does for tweets without images in training).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from graphmner.data.conll import Tweet
+from graphmner.vision.evidence import EvidenceReport, VisualEvidence, VisualObject, collect_evidence
+
+log = logging.getLogger(__name__)
+
+EVIDENCE_FILE = "evidence.json"
+
+
+def evidence_record(sources: Sequence[str], caption_file: str | Path | None = None,
+                    detections: str | Path | None = None, features: str | Path | None = None) -> dict[str, Any]:
+    """What ``model/evidence.json`` holds for a model trained on these evidence sources."""
+    record: dict[str, Any] = {"sources": list(sources)}
+    if "captions" in sources:
+        record["captions"] = {"file": str(caption_file) if caption_file else None}
+    if "detections" in sources and detections:
+        from graphmner.vision.detector import detection_meta
+
+        record["detections"] = {"cache": str(detections), **detection_meta(detections)}
+    if "features" in sources and features:
+        from graphmner.vision.features import read_features
+
+        record["features"] = {"cache": str(features), **read_features(features).meta}
+    return record
+
+
+def save_evidence_record(model_dir: str | Path, record: dict[str, Any]) -> None:
+    (Path(model_dir) / EVIDENCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def load_evidence_record(model_dir: str | Path) -> dict[str, Any]:
+    """The record, or ``{}`` for a model saved without one (trained before it existed, or text-only)."""
+    path = Path(model_dir) / EVIDENCE_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+@dataclass
+class EvidenceMaker:
+    """Evidence for new tweets from what the user gives and what the model's record says.
+
+    Detector, feature backbone and captioner load only when an image needs them.
+    """
+
+    sources: list[str]
+    record: dict[str, Any] = field(default_factory=dict)
+    captions: dict[str, str] = field(default_factory=dict)  # image id -> caption, given
+    captioner: str | None = None  # name or path of an image captioner for images without a caption
+    detections: dict[str, list[VisualObject]] = field(default_factory=dict)  # a detection cache, loaded
+    detector_weights: str | None = None  # instead of the record's detector
+    features: Any = None  # an ImageFeatures cache, loaded
+    device: str = "cpu"
+
+    def __call__(self, tweets: Sequence[Tweet], images: dict[str, Path]
+                 ) -> tuple[list[VisualEvidence], EvidenceReport]:
+        """One evidence per tweet; ``images`` maps image ids to files (tweets without one get none made)."""
+        ids = [t.image_id or t.id for t in tweets]
+        todo = {i: images[i] for i in ids if i in images}
+        captions = dict(self.captions)
+        if "captions" in self.sources and self.captioner:
+            need = [i for i in todo if not captions.get(i)]
+            if need:
+                captions.update(self._caption({i: todo[i] for i in need}))
+        detections = dict(self.detections)
+        if "detections" in self.sources:
+            need = [i for i in todo if i not in detections]
+            if need:
+                detections.update(self._detect({i: todo[i] for i in need}))
+        features = self.features
+        if "features" in self.sources:
+            need = [i for i in todo if features is None or features.get(i) is None]
+            if need:
+                features = _merge_features(features, self._extract([todo[i] for i in need]))
+        return collect_evidence(tweets, self.sources, captions=captions, detections=detections, features=features)
+
+    def _caption(self, paths: dict[str, Path]) -> dict[str, str]:
+        from graphmner.vision.captions import Captioner
+        from graphmner.vision.images import open_image
+
+        captioner = Captioner(self.captioner, self.device)
+        return dict(zip(paths, captioner([open_image(p) for p in paths.values()])))
+
+    def _detect(self, paths: dict[str, Path]) -> dict[str, list[VisualObject]]:
+        from graphmner.vision.detector import Detector, to_objects
+        from graphmner.vision.images import open_image
+
+        meta = self.record.get("detections", {})
+        weights = self.detector_weights or meta.get("weights")
+        if not weights:
+            raise ValueError("this model was trained with detections but its record names no detector; "
+                             "pass --detector WEIGHTS (the weights graphmner detect used) or --detections CACHE")
+        detector = Detector(weights, conf=meta.get("conf", 0.25), max_det=meta.get("max_det", 20),
+                            device=self.device, imgsz=meta.get("imgsz", 640))
+        return {i: to_objects(found) for i, found in zip(paths, detector.detect([open_image(p) for p in
+                                                                                 paths.values()]))}
+
+    def _extract(self, paths: list[Path]):
+        from graphmner.vision.features import FeatureExtractor, features_of
+
+        meta = self.record.get("features", {})
+        if not meta.get("backbone"):
+            raise ValueError("this model was trained with image features but its record names no backbone; "
+                             "pass --features CACHE (from graphmner extract-features)")
+        if meta.get("weights") == "random":
+            raise ValueError(f"this model's features came from a randomly initialised {meta['backbone']}; a new "
+                             "random backbone gives unrelated features. Pass --features CACHE holding the image.")
+        extractor = FeatureExtractor(meta["backbone"], meta["weights"])
+        return features_of(paths, extractor, device=self.device)
+
+
+@dataclass
+class _FirstFound:
+    """Feature lookups tried in order (newly extracted images, then the cache)."""
+
+    lookups: list
+
+    def get(self, image_id: str):
+        for lookup in self.lookups:
+            found = lookup.get(image_id)
+            if found is not None:
+                return found
+        return None
+
+
+def _merge_features(cache, new):
+    return new if cache is None else _FirstFound([new, cache])
