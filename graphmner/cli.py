@@ -39,6 +39,10 @@ def _train(args: argparse.Namespace) -> int:
         flags.setdefault("data", {})["features"] = args.features
     config = load_config(args.config, flags, overrides=args.overrides)
     result = run_experiment(config)
+    from graphmner.training.distributed import dist_env
+
+    if not dist_env().is_main:
+        return 0
     test = result.metrics["test"]
     print(f"test  P {test['precision']:.4f}  R {test['recall']:.4f}  F1 {test['f1']:.4f}  "
           f"(best dev epoch {result.metrics['best_epoch']}, dev F1 {result.metrics['dev']['f1']:.4f}, "

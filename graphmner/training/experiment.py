@@ -11,6 +11,7 @@ from graphmner.config import ExperimentConfig, save_config
 from graphmner.data.datasets import load_dataset
 from graphmner.data.labels import LabelVocab
 from graphmner.training.callbacks import Callback, MLflowCallback
+from graphmner.training.distributed import dist_env
 from graphmner.training.trainer import FitResult, Trainer, resolve_device, set_seed
 
 log = logging.getLogger(__name__)
@@ -71,20 +72,23 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
     else:
         train, dev, test = (featurize(data[s]) for s in ("train", "valid", "test"))
     output_dir = Path(config.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, output_dir / "config.yaml")
-    callbacks = list(callbacks or [])
-    if config.mlflow.enabled:
+    env = dist_env()  # under torchrun, rank 0 alone writes files and logs
+    if env.is_main:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, output_dir / "config.yaml")
+    callbacks = list(callbacks or []) if env.is_main else []
+    if config.mlflow.enabled and env.is_main:
         name = config.mlflow.run_name or f"{model_cls.name}-{data.name}-s{config.train.seed}"
         tags = {"model": model_cls.name, "dataset": data.name, "seed": str(config.train.seed),
-                "device": device_name(resolve_device(config.train.device)), **run_source(),
+                "device": device_name(resolve_device(config.train.device)), "processes": str(env.world),
+                **run_source(),
                 **{k: str(v) for k, v in config.mlflow.tags.items()}}
         callbacks.append(MLflowCallback(config.mlflow.experiment, config.mlflow.tracking_uri, name, tags=tags))
     log.info("%s on %s: %d/%d/%d tweets, labels %s", model_cls.name, data.name, len(train), len(dev), len(test),
              labels.tags)
     trainer = Trainer(model, config.train, callbacks)
     run_config = {**config.to_dict(), "data_summary": summary}
-    if model.needs_evidence:  # how the evidence was made, so that predict can make it for new tweets
+    if model.needs_evidence and env.is_main:  # how the evidence was made, so predict can make it for new tweets
         from graphmner.inference import evidence_record, save_evidence_record
 
         record = evidence_record(model.evidence_sources, data.caption_file, config.data.detections,

@@ -25,6 +25,7 @@ from graphmner.data.conll import write_conll
 from graphmner.eval.metrics import entity_scores, format_report
 from graphmner.models.base import Tagger
 from graphmner.training.callbacks import Callback
+from graphmner.training.distributed import DistEnv, ShardedBatches, all_gather, dist_env, init_process_group
 
 log = logging.getLogger(__name__)
 
@@ -47,29 +48,39 @@ def _bar_kwargs() -> dict[str, Any]:
     return {"mininterval": 0.5 if sys.stderr.isatty() else 30.0, "dynamic_ncols": True, "leave": False}
 
 
-def make_loader(examples: Sequence[Example], batch_size: int, pad_id: int, shuffle: bool = False,
-                seed: int = 0) -> DataLoader:
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return DataLoader(list(examples), batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      collate_fn=partial(collate, pad_id=pad_id))
+def make_loader(examples: Sequence[Example], batch_size: int, pad_id: int) -> DataLoader:
+    """Batches in input order (evaluation); training batches come from :class:`ShardedBatches`."""
+    return DataLoader(list(examples), batch_size=batch_size, collate_fn=partial(collate, pad_id=pad_id))
 
 
 @torch.no_grad()
 def predict(model: Tagger, examples: Sequence[Example], batch_size: int = 64, device: torch.device | str = "cpu",
-            desc: str = "predict") -> list[list[str]]:
-    """Tags for every word of every example, in input order."""
+            desc: str = "predict", env: DistEnv = DistEnv()) -> list[list[str]]:
+    """Tags for every word of every example, in input order.
+
+    Under ``torchrun`` (``env``) each rank tags every ``world``-th example and all ranks get all tags.
+    """
     model.eval()
     pad_id = model.featurizer().pad_id
+    mine = list(range(env.rank, len(examples), env.world))
     out: list[list[str]] = []
-    for batch in tqdm(make_loader(examples, batch_size, pad_id), desc=desc, **_bar_kwargs()):
+    bar = tqdm(make_loader([examples[i] for i in mine], batch_size, pad_id), desc=desc, disable=not env.is_main,
+               **_bar_kwargs())
+    for batch in bar:
         out.extend(model.decode(batch.to(device)))
-    return out
+    if not env.distributed:
+        return out
+    tagged: list[list[str] | None] = [None] * len(examples)
+    for rank, part in enumerate(all_gather(out, env)):
+        for i, tags in zip(range(rank, len(examples), env.world), part):
+            tagged[i] = tags
+    return tagged
 
 
 def evaluate(model: Tagger, examples: Sequence[Example], batch_size: int = 64, device: torch.device | str = "cpu",
-             desc: str = "eval") -> tuple[dict, list[list[str]]]:
+             desc: str = "eval", env: DistEnv = DistEnv()) -> tuple[dict, list[list[str]]]:
     """Strict IOB2 entity scores over every word, and the predicted tags."""
-    predicted = predict(model, examples, batch_size, device, desc)
+    predicted = predict(model, examples, batch_size, device, desc, env)
     gold = [ex.tweet.tags for ex in examples]
     return entity_scores(gold, predicted), predicted
 
@@ -121,35 +132,66 @@ class Trainer:
         return result
 
     def _fit(self, train, dev, test, output_dir: Path | None) -> FitResult:
+        cfg, model, env = self.config, self.model, dist_env()
+        owns_group = False
+        if env.distributed:
+            self.device, owns_group = init_process_group(env, self.device)
+        try:
+            return self._fit_loop(train, dev, test, output_dir if env.is_main else None, env)
+        finally:
+            if owns_group:
+                torch.distributed.destroy_process_group()
+
+    def _fit_loop(self, train, dev, test, output_dir: Path | None, env: DistEnv) -> FitResult:
         cfg, model = self.config, self.model
         model.to(self.device)
+        forward = model
+        if env.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # some parameters see no gradient in some batches (e.g. the fusion of a batch without evidence)
+            forward = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda"
+                                              else None, find_unused_parameters=True)
         pad_id = model.featurizer().pad_id
-        loader = make_loader(train, cfg.batch_size, pad_id, shuffle=True, seed=cfg.seed)
+        sampler = ShardedBatches(len(train), cfg.batch_size, cfg.seed, env)
+        loader = DataLoader(list(train), batch_sampler=sampler, collate_fn=partial(collate, pad_id=pad_id))
         optimizer, scheduler = self._optimizer(cfg.epochs * len(loader))
         best_f1, best_epoch, best_state, best_dev = -1.0, 0, None, None
         epoch_seconds: list[float] = []
+        train_losses: list[float] = []
         start = time.perf_counter()
         for epoch in range(1, cfg.epochs + 1):
             t0 = time.perf_counter()
             model.train()
             total, steps = 0.0, 0
-            bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", **_bar_kwargs())
-            for batch in bar:
-                loss = model(batch.to(self.device)).loss
+            bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", disable=not env.is_main, **_bar_kwargs())
+            for step, batch in enumerate(bar):
+                loss = forward(batch.to(self.device)).loss
+                if env.distributed:
+                    # DDP averages gradients over ranks; weighting each rank's batch mean by its share of the
+                    # global batch makes that the global batch mean, as in one process
+                    global_n = min(cfg.batch_size, len(train) - step * cfg.batch_size)
+                    loss = loss * (len(batch) * env.world / global_n)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.max_grad_norm > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
-                total, steps = total + loss.item(), steps + 1
+                value = loss.detach()
+                if env.distributed:
+                    value = value / env.world
+                    torch.distributed.all_reduce(value)
+                total, steps = total + value.item(), steps + 1
                 bar.set_postfix(loss=f"{total / steps:.3f}", refresh=False)
-            dev_scores, _ = evaluate(model, dev, cfg.eval_batch_size, self.device, desc="dev")
+            dev_scores, _ = evaluate(model, dev, cfg.eval_batch_size, self.device, desc="dev", env=env)
             epoch_seconds.append(time.perf_counter() - t0)
-            log.info("epoch %d: train loss %.4f | dev P %.4f R %.4f F1 %.4f | %.1fs", epoch, total / max(steps, 1),
-                     dev_scores["precision"], dev_scores["recall"], dev_scores["f1"], epoch_seconds[-1])
+            train_losses.append(total / max(steps, 1))
+            if env.is_main:
+                log.info("epoch %d: train loss %.4f | dev P %.4f R %.4f F1 %.4f | %.1fs", epoch, train_losses[-1],
+                         dev_scores["precision"], dev_scores["recall"], dev_scores["f1"], epoch_seconds[-1])
             for cb in self.callbacks:
-                cb.on_epoch_end(epoch, {"train_loss": total / max(steps, 1), "dev_precision": dev_scores["precision"],
+                cb.on_epoch_end(epoch, {"train_loss": train_losses[-1], "dev_precision": dev_scores["precision"],
                                         "dev_recall": dev_scores["recall"], "dev_f1": dev_scores["f1"],
                                         "epoch_seconds": epoch_seconds[-1]})
             if dev_scores["f1"] > best_f1:  # ties keep the earlier epoch
@@ -158,12 +200,13 @@ class Trainer:
         train_seconds = time.perf_counter() - start
         model.load_state_dict(best_state)
         metrics: dict[str, Any] = {"best_epoch": best_epoch, "dev": best_dev, "train_seconds": train_seconds,
-                                   "epoch_seconds": epoch_seconds}
+                                   "epoch_seconds": epoch_seconds, "train_loss": train_losses,
+                                   "processes": env.world}
         splits = {"dev": dev}
         if test is not None:
             splits["test"] = test
         for split, examples in splits.items():
-            scores, predicted = evaluate(model, examples, cfg.eval_batch_size, self.device, desc=split)
+            scores, predicted = evaluate(model, examples, cfg.eval_batch_size, self.device, desc=split, env=env)
             metrics[split] = scores
             if output_dir is not None:
                 write_conll(output_dir / "predictions" / f"{split}.conll", [ex.tweet for ex in examples], predicted)
