@@ -3,7 +3,7 @@
     python experiments/summarize.py runs/bert_crf-*/metrics.json
 
 Groups runs by their directory name without the dataset and seed
-(``<label>-<dataset>-s<seed>`` as experiments/seed_grid.sh names them, or
+(``<label>-<dataset>-s<seed>`` as the former experiments/seed_grid.sh named them, or
 ``<label>-2017-s<seed>`` as the job lists do; the label is the model name or a
 name for a variant; other directories group by model name) and prints a Markdown table: each seed's F1, the mean ±
 sample std, s/epoch.
@@ -29,7 +29,7 @@ def main() -> None:
         config = yaml.safe_load((path.parent / "config.yaml").read_text())
         dataset = config["data"]["dataset"]
         name = path.parent.name
-        if f"-{dataset}-" in name:  # <label>-twitter2017-s1 (seed_grid.sh)
+        if f"-{dataset}-" in name:  # <label>-twitter2017-s1 (the former seed_grid.sh)
             label = name.split(f"-{dataset}-")[0]
         elif re.fullmatch(r".+-[^-]+-s\d+", name):  # <label>-2017-s1 (the gpu_grid.sh job names)
             label = name.rsplit("-", 2)[0]

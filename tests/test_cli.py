@@ -195,3 +195,9 @@ def test_predict_file_with_captions_reproduces_evaluate(tmp_path, capsys, caplog
     assert "'with_caption': 1" in caplog.text and "no visual evidence" not in caplog.text
     assert main(["predict", "--model-dir", str(out / "model"), "--text", "x", "--output", "o.conll"]) == 2
     assert "--output goes with --input" in capsys.readouterr().err
+    # an image for a caption model needs a captioner; one that cannot load is a clear error, not a silent text path
+    from tests.conftest import RESOURCES
+
+    assert main(["predict", "--model-dir", str(out / "model"), "--text", "Bears win", "--image",
+                 str(RESOURCES / "images" / "27.jpg"), "--captioner", str(tmp_path / "no-such-captioner")]) == 2
+    assert "cannot load the captioner" in capsys.readouterr().err
