@@ -4,7 +4,8 @@
 #   bash experiments/gpu_grid.sh JOBS_FILE
 # JOBS_FILE: one run per line, "NAME graphmner-train-arguments..." (# starts a comment).
 # Needs, carried in .gpu/: wheels of the packages that machine lacks (whl/) and a
-# MiniLM copy (minilm/). MLflow is not installed there: runs write metrics.json only.
+# MiniLM copy (minilm/). MLflow is not installed there: runs write metrics.json only, and come back
+# as runs.tgz for experiments/import_runs.py.
 # PARALLEL (default 8) runs at once; EXTRA is appended to every run's arguments.
 # DEADLINE (seconds, optional): runs not started by then are skipped (and listed), so that a
 # grid cut short by the machine's time limit still ends with its logs archived; put the runs
@@ -42,3 +43,6 @@ while read -r name args; do
 done < "$jobs_file"
 wait
 tar -czf "$out/logs.tgz" -C "$out" logs && rm -rf "$out/logs"
+# the run folders without weights and predictions (metrics.json, config.yaml, reports): small, and
+# experiments/import_runs.py logs them into MLflow here, where experiments/table.py reads them
+tar -czf "$out/runs.tgz" -C /tmp gpu_runs --exclude model --exclude predictions

@@ -89,17 +89,19 @@ def file_jobs(path: Path) -> list[Job]:
     return jobs
 
 
-def finished_in_mlflow(experiment: str, grid: str) -> set[str]:
+def finished_in_mlflow(experiment: str, grid: str, tracking_uri: str | None = None) -> set[str]:
     """Run names of this grid's FINISHED MLflow runs (empty when MLflow is absent or unused)."""
     try:
         import mlflow
     except ImportError:
         return set()
-    if mlflow.MlflowClient().get_experiment_by_name(experiment) is None:
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
         return set()
-    found = mlflow.search_runs(experiment_names=[experiment], output_format="list",
-                               filter_string=f"tags.grid = '{grid}' and attributes.status = 'FINISHED'")
-    return {run.info.run_name for run in found}
+    runs = client.search_runs([found.experiment_id], max_results=50000,
+                              filter_string=f"tags.grid = '{grid}' and attributes.status = 'FINISHED'")
+    return {run.info.run_name for run in runs}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from graphmner.data.datasets import load_dataset
 from graphmner.data.labels import LabelVocab
 from graphmner.training.callbacks import Callback, MLflowCallback
 from graphmner.training.distributed import dist_env
-from graphmner.training.trainer import FitResult, Trainer, resolve_device, set_seed
+from graphmner.training.trainer import FitResult, Trainer, device_name, resolve_device, set_seed
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +32,6 @@ def run_source() -> dict[str, str]:
     except (OSError, subprocess.CalledProcessError):
         return {}
     return {"mlflow.source.git.commit": commit, "git_dirty": str(bool(dirty)).lower()}
-
-
-def device_name(device: torch.device) -> str:
-    """``cpu (2 threads)`` or the GPU's name: what a seconds-per-epoch figure was measured on."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({torch.get_num_threads()} threads)"
 
 
 def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = None) -> FitResult:

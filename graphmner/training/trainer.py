@@ -43,6 +43,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def device_name(device: torch.device) -> str:
+    """``cpu (2 threads)`` or the GPU's name: what a seconds-per-epoch figure was measured on."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
 def _bar_kwargs() -> dict[str, Any]:
     # redraw often on a terminal, rarely in a log file
     return {"mininterval": 0.5 if sys.stderr.isatty() else 30.0, "dynamic_ncols": True, "leave": False}
@@ -201,7 +208,7 @@ class Trainer:
         model.load_state_dict(best_state)
         metrics: dict[str, Any] = {"best_epoch": best_epoch, "dev": best_dev, "train_seconds": train_seconds,
                                    "epoch_seconds": epoch_seconds, "train_loss": train_losses,
-                                   "processes": env.world}
+                                   "processes": env.world, "device": device_name(self.device)}
         splits = {"dev": dev}
         if test is not None:
             splits["test"] = test

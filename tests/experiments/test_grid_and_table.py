@@ -1,5 +1,6 @@
 """experiments/grid.py (job expansion) and experiments/table.py (MLflow -> Markdown)."""
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -84,3 +85,28 @@ def test_write_section_replaces_between_markers(tmp_path):
     assert readme.read_text() == "intro\n<!-- table:x -->\n| new |\n<!-- /table:x -->\nafter\n"
     with pytest.raises(SystemExit, match="table:y"):
         table.write_section(readme, "y", "z")
+
+
+def test_import_run_folders_then_tabulate(tmp_path, capsys):
+    importer = _script("import_runs")
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    for seed, f1 in ((1, 0.80), (2, 0.82)):
+        run = tmp_path / "gpu_runs" / f"gnn-2017-s{seed}"
+        run.mkdir(parents=True)
+        (run / "config.yaml").write_text(f"model:\n  name: graphmner\ndata:\n  dataset: twitter2017\n"
+                                         f"train:\n  seed: {seed}\n")
+        (run / "metrics.json").write_text(json.dumps({
+            "best_epoch": 2, "train_seconds": 30.0, "epoch_seconds": [10.0, 20.0], "train_loss": [3.0, 1.0],
+            "device": "NVIDIA H200", "dev": {"precision": 0.8, "recall": 0.8, "f1": 0.8, "per_type": {}},
+            "test": {"precision": f1, "recall": f1, "f1": f1, "per_type": {}}}))
+    (tmp_path / "gpu_runs" / "crashed-2017-s3").mkdir()
+    folders = [str(p) for p in sorted((tmp_path / "gpu_runs").iterdir())]
+    assert importer.main(["g", *folders, "--tracking-uri", uri]) == 0
+    out = capsys.readouterr().out
+    assert "gnn-2017-s1: imported (test F1 80.00)" in out and "crashed-2017-s3: skipped (no metrics.json" in out
+    assert importer.main(["g", *folders, "--tracking-uri", uri]) == 0
+    assert "gnn-2017-s2: skipped (already in MLflow)" in capsys.readouterr().out
+    cells = table.collect("g", grid="g", tracking_uri=uri)
+    gnn = cells[("gnn", "twitter2017")]
+    assert gnn.text() == "81.00 ± 1.41" and sorted(gnn.epoch_seconds) == [10, 10, 20, 20]
+    assert gnn.devices == {"NVIDIA H200"}
