@@ -119,6 +119,13 @@ def _predict(args: argparse.Namespace) -> int:
     evidence = None
     if model.needs_evidence:
         evidence = _make_evidence(args, model, tweets, images, captions, device)
+    unused = [flag for flag, value in (("--image/--image-dir", images), ("--caption/--captions", captions))
+              if value and not model.needs_evidence]
+    if captions and model.needs_evidence and "captions" not in model.evidence_sources:
+        unused.append("--caption/--captions")
+    if unused:
+        log.warning("%s unused: this %s model was trained with evidence %s", ", ".join(unused), model.name,
+                    model.evidence_sources or "none")
     tags = predict(model, model.featurizer()(tweets, evidence), batch_size=args.batch_size, device=device)
     if args.text is not None:
         entities = [{"text": " ".join(tokens[s.start:s.end]), "type": s.type, "start": s.start, "end": s.end}

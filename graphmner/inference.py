@@ -87,6 +87,8 @@ class EvidenceMaker:
             need = [i for i in todo if features is None or features.get(i) is None]
             if need:
                 features = _merge_features(features, self._extract([todo[i] for i in need]))
+        if features is None:  # no cache, no image: nothing to look up, every tweet counts as without features
+            features = _FirstFound([])
         return collect_evidence(tweets, self.sources, captions=captions, detections=detections, features=features)
 
     def _caption(self, paths: dict[str, Path]) -> dict[str, str]:

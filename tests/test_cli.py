@@ -161,6 +161,8 @@ def test_umt_trains_on_extracted_image_features(tmp_path, capsys):
     assert main(["predict", "--model-dir", str(out / "model"), "--text", "Bears win", "--image", str(image),
                  "--features", str(features), "--device", "cpu"]) == 0
     assert len(json.loads(capsys.readouterr().out)["tags"]) == 2
+    assert main(["predict", "--model-dir", str(out / "model"), "--text", "Bears win", "--device", "cpu"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["tags"]) == 2  # no image: the text path, not an error
     assert main(["predict", "--model-dir", str(out / "model"), "--text", "Bears win", "--image", str(image),
                  "--device", "cpu"]) == 2
     assert "randomly initialised resnet152" in capsys.readouterr().err
