@@ -37,8 +37,19 @@ def _train(args: argparse.Namespace) -> int:
         flags.setdefault("data", {})["detections"] = args.detections
     if args.features:
         flags.setdefault("data", {})["features"] = args.features
-    config = load_config(args.config, flags, overrides=args.overrides)
-    result = run_experiment(config)
+    if args.resume:
+        given = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
+                 if k not in ("resume", "command", "func", "verbose", "overrides") and v not in (None, False)]
+        if given or args.overrides:
+            raise ValueError(f"--resume continues a run exactly as configured; drop {given + args.overrides}")
+        saved = Path(args.resume) / "config.yaml"
+        if not saved.is_file():
+            raise FileNotFoundError(f"--resume {args.resume}: no config.yaml there (not a graphmner run folder)")
+        config = load_config(saved)
+        config.output_dir = args.resume
+    else:
+        config = load_config(args.config, flags, overrides=args.overrides)
+    result = run_experiment(config, resume=bool(args.resume))
     from graphmner.training.distributed import dist_env
 
     if not dist_env().is_main:
@@ -245,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     train.add_argument("--output-dir", help="where metrics.json, predictions and model/ go")
+    train.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR from its last "
+                                                       "checkpoint (its config.yaml; no other flags)")
     train.add_argument("--experiment", help="MLflow experiment name")
     train.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     train.add_argument("--evidence", help="visual evidence of multimodal models: captions[,detections][,features] "

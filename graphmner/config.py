@@ -55,6 +55,10 @@ class TrainConfig:
     device: str = "auto"
     # torch CPU threads; None = torch's default
     num_threads: int | None = None
+    # write OUTPUT_DIR/checkpoints/epoch-N after every epoch (graphmner train --resume OUTPUT_DIR continues)
+    checkpoint: bool = True
+    # keep the last checkpoint once training has finished (it holds two copies of the weights)
+    keep_checkpoint: bool = False
 
 
 @dataclass

@@ -46,19 +46,30 @@ class MLflowCallback(Callback):
     """
 
     def __init__(self, experiment: str = "graphmner", tracking_uri: str | None = None, run_name: str | None = None,
-                 tags: dict[str, str] | None = None, log_model: bool = False):
+                 tags: dict[str, str] | None = None, log_model: bool = False, run_id_file: Path | None = None):
         import mlflow
 
         self.mlflow = mlflow
         self.experiment, self.run_name, self.tags, self.log_model = experiment, run_name, tags or {}, log_model
         self.tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+        # the run's id is written here; a resumed training (the file exists) continues that run
+        self.run_id_file = Path(run_id_file) if run_id_file is not None else None
         self.run = None
 
     def on_train_begin(self, config: dict[str, Any]) -> None:
         if self.tracking_uri:
             self.mlflow.set_tracking_uri(self.tracking_uri)
         self.mlflow.set_experiment(self.experiment)
+        if self.run_id_file is not None and self.run_id_file.is_file():
+            run_id = self.run_id_file.read_text(encoding="utf-8").strip()
+            self.run = self.mlflow.start_run(run_id=run_id)
+            self.mlflow.set_tag("resumed", "true")
+            log.info("MLflow run %s continues (experiment %r)", run_id, self.experiment)
+            return
         self.run = self.mlflow.start_run(run_name=self.run_name, tags=self.tags)
+        if self.run_id_file is not None:
+            self.run_id_file.parent.mkdir(parents=True, exist_ok=True)
+            self.run_id_file.write_text(self.run.info.run_id + "\n", encoding="utf-8")
         params = {k: ("None" if v is None else str(v))[:6000] for k, v in flatten(config).items()}
         self.mlflow.log_params(params)
         log.info("MLflow run %s (experiment %r, store %s)", self.run.info.run_id, self.experiment,

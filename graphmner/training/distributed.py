@@ -78,8 +78,9 @@ class ShardedBatches(Sampler[list[int]]):
     def __init__(self, n: int, batch_size: int, seed: int, env: DistEnv = DistEnv()):
         # a DataLoader of indices, not a sampler of our own: its draws from the generator (a base seed,
         # then the permutation) are what a shuffling DataLoader does, whatever torch version does them
-        self.batches = DataLoader(range(n), batch_size=batch_size, shuffle=True,
-                                  generator=torch.Generator().manual_seed(seed), collate_fn=list)
+        self.generator = torch.Generator().manual_seed(seed)  # its state is checkpointed
+        self.batches = DataLoader(range(n), batch_size=batch_size, shuffle=True, generator=self.generator,
+                                  collate_fn=list)
         self.n, self.batch_size, self.env = n, batch_size, env
 
     def __iter__(self) -> Iterator[list[int]]:

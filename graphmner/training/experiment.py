@@ -34,10 +34,12 @@ def run_source() -> dict[str, str]:
     return {"mlflow.source.git.commit": commit, "git_dirty": str(bool(dirty)).lower()}
 
 
-def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = None) -> FitResult:
+def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = None,
+                   resume: bool = False) -> FitResult:
     """Train and evaluate as ``config`` says; writes ``config.output_dir``.
 
-    The label vocabulary comes from the training split alone.
+    The label vocabulary comes from the training split alone. ``resume`` continues an interrupted
+    run in ``config.output_dir`` from its last checkpoint (and its MLflow run).
     """
     if config.train.num_threads:
         torch.set_num_threads(config.train.num_threads)
@@ -76,7 +78,11 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
                 "device": device_name(resolve_device(config.train.device)), "processes": str(env.world),
                 **run_source(),
                 **{k: str(v) for k, v in config.mlflow.tags.items()}}
-        callbacks.append(MLflowCallback(config.mlflow.experiment, config.mlflow.tracking_uri, name, tags=tags))
+        run_id_file = output_dir / "mlflow_run_id"
+        if not resume and run_id_file.exists():
+            run_id_file.unlink()  # a new run in an old folder is a new MLflow run
+        callbacks.append(MLflowCallback(config.mlflow.experiment, config.mlflow.tracking_uri, name, tags=tags,
+                                        run_id_file=run_id_file))
     log.info("%s on %s: %d/%d/%d tweets, labels %s", model_cls.name, data.name, len(train), len(dev), len(test),
              labels.tags)
     trainer = Trainer(model, config.train, callbacks)
@@ -89,4 +95,4 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
         record["shuffled_in_training"] = config.data.evidence_shuffle
         (output_dir / "model").mkdir(exist_ok=True)
         save_evidence_record(output_dir / "model", record)
-    return trainer.fit(train, dev, test, output_dir, run_config=run_config)
+    return trainer.fit(train, dev, test, output_dir, run_config=run_config, resume=resume)

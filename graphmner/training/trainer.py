@@ -7,6 +7,7 @@ import copy
 import json
 import logging
 import random
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from graphmner.data.conll import write_conll
 from graphmner.eval.metrics import entity_scores, format_report
 from graphmner.models.base import Tagger
 from graphmner.training.callbacks import Callback
+from graphmner.training.checkpoint import CHECKPOINTS, TrainState, latest_checkpoint, load_checkpoint, save_checkpoint
 from graphmner.training.distributed import DistEnv, ShardedBatches, all_gather, dist_env, init_process_group
 
 log = logging.getLogger(__name__)
@@ -119,17 +121,20 @@ class Trainer:
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
     def fit(self, train: Sequence[Example], dev: Sequence[Example], test: Sequence[Example] | None = None,
-            output_dir: str | Path | None = None, run_config: dict[str, Any] | None = None) -> FitResult:
+            output_dir: str | Path | None = None, run_config: dict[str, Any] | None = None,
+            resume: bool = False) -> FitResult:
         """Train, keep the best dev epoch, evaluate test with it, write outputs.
 
         Writes to ``output_dir`` (when given): ``metrics.json``, ``model/``,
-        ``predictions/{dev,test}.conll``, ``report_{dev,test}.txt``.
+        ``predictions/{dev,test}.conll``, ``report_{dev,test}.txt``, and a checkpoint after every epoch
+        (``checkpoints/``; see :mod:`graphmner.training.checkpoint`). ``resume`` continues from the
+        last complete checkpoint in ``output_dir``, ending as the uninterrupted run would.
         """
         output_dir = Path(output_dir) if output_dir is not None else None
         for cb in self.callbacks:
             cb.on_train_begin(run_config or {})
         try:
-            result = self._fit(train, dev, test, output_dir)
+            result = self._fit(train, dev, test, output_dir, resume)
         except BaseException as err:
             for cb in self.callbacks:
                 cb.on_exception(err)
@@ -138,19 +143,20 @@ class Trainer:
             cb.on_train_end(result.metrics, output_dir)
         return result
 
-    def _fit(self, train, dev, test, output_dir: Path | None) -> FitResult:
-        cfg, model, env = self.config, self.model, dist_env()
+    def _fit(self, train, dev, test, output_dir: Path | None, resume: bool) -> FitResult:
+        env = dist_env()
         owns_group = False
         if env.distributed:
             self.device, owns_group = init_process_group(env, self.device)
         try:
-            return self._fit_loop(train, dev, test, output_dir if env.is_main else None, env)
+            return self._fit_loop(train, dev, test, output_dir, env, resume)
         finally:
             if owns_group:
                 torch.distributed.destroy_process_group()
 
-    def _fit_loop(self, train, dev, test, output_dir: Path | None, env: DistEnv) -> FitResult:
+    def _fit_loop(self, train, dev, test, output_dir: Path | None, env: DistEnv, resume: bool) -> FitResult:
         cfg, model = self.config, self.model
+        writes = output_dir is not None and env.is_main  # under torchrun, rank 0 alone writes
         model.to(self.device)
         forward = model
         if env.distributed:
@@ -163,11 +169,16 @@ class Trainer:
         sampler = ShardedBatches(len(train), cfg.batch_size, cfg.seed, env)
         loader = DataLoader(list(train), batch_sampler=sampler, collate_fn=partial(collate, pad_id=pad_id))
         optimizer, scheduler = self._optimizer(cfg.epochs * len(loader))
-        best_f1, best_epoch, best_state, best_dev = -1.0, 0, None, None
-        epoch_seconds: list[float] = []
-        train_losses: list[float] = []
+        state, best_state = TrainState(), None
+        if resume:
+            folder = latest_checkpoint(output_dir) if output_dir is not None else None
+            if folder is None:
+                raise FileNotFoundError(f"{output_dir}: no complete checkpoint to resume from")
+            state, best_state = load_checkpoint(folder, model, optimizer, scheduler, sampler.generator, self.device)
+            log.info("resuming from %s: %d of %d epochs done", folder, state.epoch, cfg.epochs)
+        epoch_seconds, train_losses = state.epoch_seconds, state.train_losses
         start = time.perf_counter()
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(state.epoch + 1, cfg.epochs + 1):
             t0 = time.perf_counter()
             model.train()
             total, steps = 0.0, 0
@@ -197,16 +208,22 @@ class Trainer:
             if env.is_main:
                 log.info("epoch %d: train loss %.4f | dev P %.4f R %.4f F1 %.4f | %.1fs", epoch, train_losses[-1],
                          dev_scores["precision"], dev_scores["recall"], dev_scores["f1"], epoch_seconds[-1])
+            if dev_scores["f1"] > state.best_f1:  # ties keep the earlier epoch
+                state.best_f1, state.best_epoch, state.best_dev = dev_scores["f1"], epoch, dev_scores
+                best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+            state.epoch = epoch
+            if writes and cfg.checkpoint:
+                state.elapsed += time.perf_counter() - start
+                start = time.perf_counter()
+                save_checkpoint(output_dir, state, model, best_state, optimizer, scheduler, sampler.generator)
             for cb in self.callbacks:
                 cb.on_epoch_end(epoch, {"train_loss": train_losses[-1], "dev_precision": dev_scores["precision"],
                                         "dev_recall": dev_scores["recall"], "dev_f1": dev_scores["f1"],
                                         "epoch_seconds": epoch_seconds[-1]})
-            if dev_scores["f1"] > best_f1:  # ties keep the earlier epoch
-                best_f1, best_epoch, best_dev = dev_scores["f1"], epoch, dev_scores
-                best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-        train_seconds = time.perf_counter() - start
+        train_seconds = state.elapsed + time.perf_counter() - start
         model.load_state_dict(best_state)
-        metrics: dict[str, Any] = {"best_epoch": best_epoch, "dev": best_dev, "train_seconds": train_seconds,
+        metrics: dict[str, Any] = {"best_epoch": state.best_epoch, "dev": state.best_dev,
+                                   "train_seconds": train_seconds,
                                    "epoch_seconds": epoch_seconds, "train_loss": train_losses,
                                    "processes": env.world, "device": device_name(self.device)}
         splits = {"dev": dev}
@@ -215,10 +232,12 @@ class Trainer:
         for split, examples in splits.items():
             scores, predicted = evaluate(model, examples, cfg.eval_batch_size, self.device, desc=split, env=env)
             metrics[split] = scores
-            if output_dir is not None:
+            if writes:
                 write_conll(output_dir / "predictions" / f"{split}.conll", [ex.tweet for ex in examples], predicted)
                 (output_dir / f"report_{split}.txt").write_text(format_report(scores), encoding="utf-8")
-        if output_dir is not None:
+        if writes:
             model.save_pretrained(output_dir / "model")
             (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+            if not cfg.keep_checkpoint:
+                shutil.rmtree(output_dir / CHECKPOINTS, ignore_errors=True)
         return FitResult(metrics, model)

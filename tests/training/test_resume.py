@@ -1,0 +1,85 @@
+"""Checkpoints and --resume: a run killed mid-training and resumed ends as the uninterrupted run;
+the same seed twice gives the same metrics.json (CPU)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from graphmner.cli import main
+from graphmner.training.checkpoint import CHECKPOINTS, latest_checkpoint
+from tests.conftest import TINY_DATA, TINY_ENCODER
+
+ARGS = ["--model", "graphmner", "--data-dir", str(TINY_DATA), "--epochs", "4", "--seed", "5", "--device", "cpu",
+        f"model.encoder_overrides={json.dumps(TINY_ENCODER)}", "model.pretrained=false", "model.channels=32",
+        "model.heads=2", "train.batch_size=4", "train.lr_encoder=1e-3", "train.lr_head=1e-2",
+        "train.num_threads=1"]  # one thread in every process: the same float reduction order
+TIMINGS = ("train_seconds", "epoch_seconds")
+
+# kill -9 right after epoch 2 was checkpointed and logged: nothing gets to clean up
+KILLER = """
+import os, sys
+from graphmner.training.callbacks import MLflowCallback
+logged = MLflowCallback.on_epoch_end
+def on_epoch_end(self, epoch, metrics):
+    logged(self, epoch, metrics)
+    if epoch == 2:
+        os._exit(137)
+MLflowCallback.on_epoch_end = on_epoch_end
+from graphmner.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _metrics(folder):
+    values = json.loads((folder / "metrics.json").read_text())
+    return {k: v for k, v in values.items() if k not in TIMINGS}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("whole")
+    assert main(["train", *ARGS, "--no-mlflow", "--output-dir", str(out)]) == 0
+    return out
+
+
+def test_same_seed_same_metrics(uninterrupted, tmp_path):
+    assert main(["train", *ARGS, "--no-mlflow", "--output-dir", str(tmp_path)]) == 0
+    assert _metrics(tmp_path) == _metrics(uninterrupted)
+    assert not (tmp_path / CHECKPOINTS).exists()  # removed once the run has finished (train.keep_checkpoint)
+
+
+def test_killed_run_resumes_to_the_same_end(uninterrupted, tmp_path):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    out = tmp_path / "run"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": os.getcwd()}
+    killed = subprocess.run([sys.executable, "-c", KILLER, "train", *ARGS, "--output-dir", str(out),
+                             "--experiment", "resume"], env=env, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == 137, killed.stderr[-2000:]
+    assert not (out / "metrics.json").exists() and latest_checkpoint(out).name == "epoch-2"
+    (out / CHECKPOINTS / "epoch-3").mkdir()  # a checkpoint the kill interrupted half-written: ignored
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    run_id = (out / "mlflow_run_id").read_text().strip()
+    assert client.get_run(run_id).info.status == "RUNNING"  # kill -9 left it so
+
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        assert main(["train", "--resume", str(out)]) == 0
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+        mlflow.set_tracking_uri(None)
+    assert _metrics(out) == _metrics(uninterrupted)
+    assert (out / "predictions" / "test.conll").read_text() == (uninterrupted / "predictions" / "test.conll").read_text()
+    run = client.get_run(run_id)  # the same MLflow run, finished, every epoch logged once
+    assert run.info.status == "FINISHED" and run.data.tags["resumed"] == "true"
+    assert [m.step for m in client.get_metric_history(run_id, "dev_f1")] == [1, 2, 3, 4]
+
+
+def test_resume_errors(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    assert "no config.yaml there" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path), "--epochs", "9"]) == 2
+    assert "drop ['--epochs']" in capsys.readouterr().err
