@@ -167,7 +167,11 @@ class Trainer:
                                               else None, find_unused_parameters=True)
         pad_id = model.featurizer().pad_id
         sampler = ShardedBatches(len(train), cfg.batch_size, cfg.seed, env)
-        loader = DataLoader(list(train), batch_sampler=sampler, collate_fn=partial(collate, pad_id=pad_id))
+        # a generator of its own: without one a DataLoader draws its base seed from torch's global RNG each
+        # epoch, which shifts every dropout mask (the shuffling loader before ShardedBatches drew it from its
+        # seeded generator, leaving the global RNG alone)
+        loader = DataLoader(list(train), batch_sampler=sampler, collate_fn=partial(collate, pad_id=pad_id),
+                            generator=torch.Generator().manual_seed(cfg.seed))
         optimizer, scheduler = self._optimizer(cfg.epochs * len(loader))
         state, best_state = TrainState(), None
         if resume:
