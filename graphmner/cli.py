@@ -70,13 +70,14 @@ def _load_model(model_dir: str, device: str):
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from graphmner.data.conll import write_conll
+    from graphmner.data.conll import check_entity_types, write_conll
     from graphmner.data.datasets import load_dataset
     from graphmner.eval.metrics import format_report
     from graphmner.training.trainer import evaluate
 
     model, device = _load_model(args.model_dir, args.device)
     data = load_dataset(args.dataset, args.data_dir, splits=(args.split,))
+    check_entity_types(data[args.split], model.labels.entity_types, f"the model's labels ({args.model_dir})")
     evidence = None
     if model.needs_evidence:
         from graphmner.vision.evidence import dataset_evidence
@@ -126,7 +127,7 @@ def _predict(args: argparse.Namespace) -> int:
         captions = read_captions(args.captions) if args.captions else {}
     for path in images.values():
         if not path.is_file():
-            raise FileNotFoundError(f"image not found: {path}")
+            raise FileNotFoundError(f"image not found: {path}")  # a path the user typed: a mistake, not data
     evidence = None
     if model.needs_evidence:
         evidence = _make_evidence(args, model, tweets, images, captions, device)
@@ -151,7 +152,12 @@ def _predict(args: argparse.Namespace) -> int:
     if all(t.tags is not None for t in tweets):
         from graphmner.eval.metrics import entity_scores, format_report
 
-        print(format_report(entity_scores([t.tags for t in tweets], tags)), end="")
+        unknown = sorted({g[2:] for t in tweets for g in t.tags if g != "O"} - set(model.labels.entity_types))
+        if unknown:  # the predictions are still useful; a score against types it cannot predict is not
+            print(f"not scored: the gold tags have entity type(s) {unknown} this model was not trained on "
+                  f"(it knows {model.labels.entity_types})")
+        else:
+            print(format_report(entity_scores([t.tags for t in tweets], tags)), end="")
     return 0
 
 
@@ -174,6 +180,9 @@ def _make_evidence(args: argparse.Namespace, model, tweets, images, captions, de
                           str(device))
     evidence, report = maker(tweets, images)
     log.info("evidence (%s): %s", ", ".join(sources), report.as_dict())
+    if maker.unreadable:
+        first = "; ".join(f"{i}: {why}" for i, why in list(maker.unreadable.items())[:3])
+        log.warning("%d image(s) could not be read and gave no evidence (%s)", len(maker.unreadable), first)
     if report.empty:
         hint = ""
         if "captions" in sources and not captions and not args.captioner:

@@ -66,6 +66,7 @@ class EvidenceMaker:
     detector_weights: str | None = None  # instead of the record's detector
     features: Any = None  # an ImageFeatures cache, loaded
     device: str = "cpu"
+    unreadable: dict[str, str] = field(default_factory=dict)  # image id -> why it could not be used (filled)
 
     def __call__(self, tweets: Sequence[Tweet], images: dict[str, Path]
                  ) -> tuple[list[VisualEvidence], EvidenceReport]:
@@ -91,29 +92,47 @@ class EvidenceMaker:
             features = _FirstFound([])
         return collect_evidence(tweets, self.sources, captions=captions, detections=detections, features=features)
 
+    def _images(self, paths: dict[str, Path], chunk: int = 16):
+        """``(ids, PIL images)`` a chunk at a time; an unreadable image is left out and recorded."""
+        from graphmner.vision.images import UnreadableImageError, open_image
+
+        ids, images = [], []
+        for image_id, path in paths.items():
+            try:
+                images.append(open_image(path))
+                ids.append(image_id)
+            except UnreadableImageError as err:
+                self.unreadable[image_id] = err.reason
+            if len(images) == chunk:
+                yield ids, images
+                ids, images = [], []
+        if images:
+            yield ids, images
+
     def _caption(self, paths: dict[str, Path]) -> dict[str, str]:
         from graphmner.vision.captions import Captioner
-        from graphmner.vision.images import open_image
 
-        captioner = Captioner(self.captioner, self.device)
-        return dict(zip(paths, captioner([open_image(p) for p in paths.values()])))
+        captioner, out = Captioner(self.captioner, self.device), {}
+        for ids, images in self._images(paths):
+            out.update(zip(ids, captioner(images)))
+        return out
 
     def _detect(self, paths: dict[str, Path]) -> dict[str, list[VisualObject]]:
         from graphmner.vision.detector import Detector, to_objects
-        from graphmner.vision.images import open_image
 
         meta = self.record.get("detections", {})
         weights = self.detector_weights or meta.get("weights")
         if not weights:
             raise ValueError("this model was trained with detections but its record names no detector; "
                              "pass --detector WEIGHTS (the weights graphmner detect used) or --detections CACHE")
-        detector = Detector(weights, conf=meta.get("conf", 0.25), max_det=meta.get("max_det", 20),
-                            device=self.device, imgsz=meta.get("imgsz", 640))
-        return {i: to_objects(found) for i, found in zip(paths, detector.detect([open_image(p) for p in
-                                                                                 paths.values()]))}
+        detector, out = Detector(weights, conf=meta.get("conf", 0.25), max_det=meta.get("max_det", 20),
+                                 device=self.device, imgsz=meta.get("imgsz", 640)), {}
+        for ids, images in self._images(paths):
+            out.update({i: to_objects(found) for i, found in zip(ids, detector.detect(images))})
+        return out
 
     def _extract(self, paths: list[Path]):
-        from graphmner.vision.features import FeatureExtractor, features_of
+        from graphmner.vision.features import FeatureExtractor, FeatureReport, features_of
 
         meta = self.record.get("features", {})
         if not meta.get("backbone"):
@@ -122,8 +141,10 @@ class EvidenceMaker:
         if meta.get("weights") == "random":
             raise ValueError(f"this model's features came from a randomly initialised {meta['backbone']}; a new "
                              "random backbone gives unrelated features. Pass --features CACHE holding the image.")
-        extractor = FeatureExtractor(meta["backbone"], meta["weights"])
-        return features_of(paths, extractor, device=self.device)
+        extractor, report = FeatureExtractor(meta["backbone"], meta["weights"]), FeatureReport(images=len(paths))
+        features = features_of(paths, extractor, device=self.device, report=report)
+        self.unreadable.update(report.unreadable)
+        return features
 
 
 @dataclass

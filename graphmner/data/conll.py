@@ -10,13 +10,23 @@ One tweet per block::
 
 ``IMGID:<id>`` names the image ``<id>.jpg``. Tags are IOB2 (``O``, ``B-X``,
 ``I-X``). Anything else is an error that names the file and the line: we never
-guess what a malformed line meant.
+guess what a malformed line meant. Tolerated, because they change no word or
+tag: CRLF line ends, a UTF-8 byte-order mark, extra blank lines.
 
-One known defect is repaired, not rejected: an ``I-X`` that does not continue
-an ``X`` entity (after ``O`` or after another type; Twitter-2015 has 374 such
-tags, e.g. ``J/O ./O Cole/I-PER``) becomes ``B-X``. This is how seqeval's
-default mode and conlleval read them, so the entity is kept in training and
-scored in evaluation. Repairs are counted in a :class:`ReadReport` and logged.
+Three things are read and counted in a :class:`ReadReport` (logged, and kept in
+every run's data report), not rejected:
+
+- an ``I-X`` that does not continue an ``X`` entity (after ``O`` or after
+  another type; Twitter-2015 has 374, e.g. ``J/O ./O Cole/I-PER``) becomes
+  ``B-X``, as seqeval's default mode and conlleval read it, so the entity is
+  kept in training and scored in evaluation;
+- an ``IMGID`` with no tokens (followed by a blank line, another ``IMGID`` or
+  the end of the file) is skipped: a tweet without words has nothing to tag
+  and no entity to score;
+- a token that is only whitespace (Twitter-2015 ``valid.txt:9658`` is a lone
+  no-break space tagged ``O``) is kept, so predictions stay aligned with the
+  file; the encoder reads it as ``[UNK]``. Inside an entity (``B-``/``I-``) it
+  is an error: an entity cannot be made of nothing.
 """
 from __future__ import annotations
 
@@ -67,12 +77,38 @@ class ReadReport:
     words: int = 0
     repaired_tags: int = 0  # stray I-X turned into B-X
     repaired_at: list[str] = field(default_factory=list)  # "file:line" of the first few repairs
+    skipped_empty: int = 0  # IMGID blocks with no tokens
+    skipped_at: list[str] = field(default_factory=list)
+    whitespace_tokens: int = 0  # tokens that are only whitespace (kept, read as [UNK])
+    whitespace_at: list[str] = field(default_factory=list)
+    longest: int = 0  # words in the longest tweet
+
+    def count(self, what: str, where: str) -> None:
+        """Count one ``repaired``/``skipped``/``whitespace`` event at ``where`` (first three kept)."""
+        counter, places = {"repaired": ("repaired_tags", self.repaired_at),
+                           "skipped": ("skipped_empty", self.skipped_at),
+                           "whitespace": ("whitespace_tokens", self.whitespace_at)}[what]
+        setattr(self, counter, getattr(self, counter) + 1)
+        if len(places) < 3:
+            places.append(where)
+
+    @property
+    def noteworthy(self) -> bool:
+        return bool(self.repaired_tags or self.skipped_empty or self.whitespace_tokens)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"tweets": self.tweets, "words": self.words, "repaired_tags": self.repaired_tags,
+                "skipped_empty_tweets": self.skipped_empty, "whitespace_tokens": self.whitespace_tokens,
+                "longest_tweet": self.longest}
 
     def summary(self) -> str:
         text = f"{self.path}: {self.tweets} tweets, {self.words} words"
-        if self.repaired_tags:
-            text += (f"; repaired {self.repaired_tags} stray I- tag(s) to B- "
-                     f"(first at {', '.join(self.repaired_at)})")
+        for n, places, what in ((self.repaired_tags, self.repaired_at, "stray I- tag(s) repaired to B-"),
+                                (self.skipped_empty, self.skipped_at, "IMGID(s) with no tokens skipped"),
+                                (self.whitespace_tokens, self.whitespace_at,
+                                 "whitespace-only token(s) kept (read as [UNK])")):
+            if n:
+                text += f"; {n} {what} (first at {', '.join(places)})"
         return text
 
 
@@ -101,8 +137,9 @@ def read_conll(path: str | Path, report: ReadReport | None = None, allow_untagge
     Raises:
         FileNotFoundError: the file does not exist.
         ConllFormatError: a malformed line (no TAB, extra columns, a tag that is
-            not IOB2, tokens before any ``IMGID``, an ``IMGID`` with no tokens,
-            invalid UTF-8), with file and line in the message.
+            not IOB2, tokens before any ``IMGID``, an empty token, a whitespace-only
+            token inside an entity, invalid UTF-8) or a file with no tweet, with file
+            and line in the message.
     """
     path = Path(path)
     if not path.is_file():
@@ -116,9 +153,10 @@ def read_conll(path: str | Path, report: ReadReport | None = None, allow_untagge
     def close() -> None:
         nonlocal current
         if current is not None:
-            if not current.tokens:
-                raise ConllFormatError(path, current_line, f"IMGID:{current.image_id} has no tokens")
-            tweets.append(current)
+            if current.tokens:
+                tweets.append(current)
+            else:
+                report.count("skipped", f"{path}:{current_line}")
         current = None
 
     for number, line in _decode_lines(path):
@@ -140,6 +178,8 @@ def read_conll(path: str | Path, report: ReadReport | None = None, allow_untagge
             if untagged is False:
                 raise ConllFormatError(path, number, f"a token without a tag in a tagged file: {line!r}")
             untagged = True
+            if line.isspace():
+                report.count("whitespace", f"{path}:{number}")
             current.tokens.append(line)
             continue
         if untagged and len(columns) == 2:
@@ -153,23 +193,44 @@ def read_conll(path: str | Path, report: ReadReport | None = None, allow_untagge
             raise ConllFormatError(path, number, "empty token")
         if not TAG_PATTERN.match(tag):
             raise ConllFormatError(path, number, f"tag {tag!r} is not IOB2 (O, B-TYPE or I-TYPE)")
+        if token.isspace():
+            if tag != "O":
+                raise ConllFormatError(path, number, f"a whitespace-only token {token!r} tagged {tag}")
+            report.count("whitespace", f"{path}:{number}")
         previous = current.tags[-1] if current.tags else "O"
         if tag.startswith("I-") and (previous == "O" or previous[2:] != tag[2:]):
             tag = "B-" + tag[2:]
-            report.repaired_tags += 1
-            if len(report.repaired_at) < 3:
-                report.repaired_at.append(f"{path}:{number}")
+            report.count("repaired", f"{path}:{number}")
         current.tokens.append(token)
         current.tags.append(tag)
     close()
     if not tweets:
-        raise ConllFormatError(path, 1, "no tweets in file")
+        raise ConllFormatError(path, 1, "no tweets in file" + (f" ({report.skipped_empty} IMGID line(s), none with "
+                                                               f"tokens)" if report.skipped_empty else ""))
     if untagged:
         for tweet in tweets:
             tweet.tags = None
     report.tweets, report.words = len(tweets), sum(len(t) for t in tweets)
-    (log.warning if report.repaired_tags else log.debug)("%s", report.summary())
+    report.longest = max(len(t) for t in tweets)
+    (log.warning if report.noteworthy else log.info)("%s", report.summary())
     return tweets
+
+
+def check_entity_types(tweets: Sequence[Tweet], known: Sequence[str], what: str = "the training data") -> None:
+    """Raise, naming file and line, at the first tag whose entity type is not in ``known``.
+
+    A model can neither learn nor predict a type it was not trained on (``B-FOO`` in the test file of a
+    PER/LOC/ORG/MISC model): scoring such a file would count every FOO entity as missed without a word.
+    """
+    known = set(known)
+    for tweet in tweets:
+        for i, tag in enumerate(tweet.tags or ()):
+            if tag != "O" and tag[2:] not in known:
+                message = f"entity type {tag[2:]!r} ({tag}) is not in {what}; known types: {sorted(known)}"
+                if tweet.source is None:
+                    raise ValueError(f"tweet {tweet.id}, word {i + 1}: {message}")
+                path, _, line = tweet.source.rpartition(":")
+                raise ConllFormatError(path, int(line) + 1 + i, message)  # tokens follow their IMGID line
 
 
 def write_conll(path: str | Path, tweets: Sequence[Tweet], predictions: Sequence[Sequence[str]] | None = None) -> None:

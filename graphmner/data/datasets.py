@@ -47,9 +47,8 @@ class Dataset:
     reports: dict[str, ReadReport] = field(default_factory=dict)
 
     def summary(self) -> dict[str, dict[str, int]]:
-        """Per split: tweets read and tags repaired (logged with every run)."""
-        return {s: {"tweets": r.tweets, "words": r.words, "repaired_tags": r.repaired_tags}
-                for s, r in self.reports.items()}
+        """Per split: what the reader read, repaired and skipped (logged with every run)."""
+        return {s: r.as_dict() for s, r in self.reports.items()}
 
     def __getitem__(self, split: str) -> list[Tweet]:
         return self.splits[split]

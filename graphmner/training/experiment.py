@@ -1,6 +1,7 @@
 """One training run from an :class:`ExperimentConfig`: data -> model -> trainer -> outputs."""
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 import torch
 
 from graphmner.config import ExperimentConfig, save_config
+from graphmner.data.conll import check_entity_types
 from graphmner.data.datasets import load_dataset
 from graphmner.data.labels import LabelVocab
 from graphmner.training.callbacks import Callback, MLflowCallback
@@ -47,6 +49,8 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
     model_cls, model_config = config.model_config()
     data = load_dataset(config.data.dataset, config.data.data_dir, limit=config.data.limit)
     labels = LabelVocab.from_tags(t.tags for t in data["train"])
+    for split in ("valid", "test"):
+        check_entity_types(data[split], labels.entity_types, f"the training split {data.reports['train'].path}")
     model = model_cls(model_config, labels)
     featurize = model.featurizer()
     summary = {"data": data.summary()}
@@ -54,9 +58,12 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
         from graphmner.vision.evidence import dataset_evidence
 
         shuffle = config.train.seed if config.data.evidence_shuffle else None
+        source_reports: list = []
         evidence, reports = dataset_evidence(data, model.evidence_sources, shuffle_seed=shuffle,
-                                             detections=config.data.detections, features=config.data.features)
+                                             detections=config.data.detections, features=config.data.features,
+                                             source_reports=source_reports)
         summary["evidence"] = {s: r.as_dict() for s, r in reports.items()}
+        summary["evidence_files"] = {r.kind: r.as_dict() for r in source_reports}
         for split, report in reports.items():
             log.info("evidence %s: %s%s", split, report.as_dict(),
                      " (shuffled across tweets)" if shuffle is not None else "")
@@ -71,6 +78,8 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
     if env.is_main:
         output_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, output_dir / "config.yaml")
+        # what every reader read, repaired and skipped; also in MLflow (params data_summary.*, this artifact)
+        (output_dir / "data_report.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     callbacks = list(callbacks or []) if env.is_main else []
     if config.mlflow.enabled and env.is_main:
         name = config.mlflow.run_name or f"{model_cls.name}-{data.name}-s{config.train.seed}"

@@ -1,9 +1,10 @@
 """Caption files: one line per image, ``<image_id>.jpg :<caption>``.
 
 The bundled BLIP-2 captions (PGIM / RiVEG release) use this format. A line that
-does not match, or an image id given twice, is an error naming file and line.
-An empty caption (two images in Twitter-2015) is kept as an empty string: the
-image exists, the captioner said nothing.
+does not match, or an image captioned twice with different texts, is an error
+naming file and lines; the same line repeated (files concatenated twice) is
+skipped and counted. An empty caption (two images in Twitter-2015) is kept as an
+empty string: the image exists, the captioner said nothing.
 """
 from __future__ import annotations
 
@@ -11,27 +12,39 @@ import re
 from pathlib import Path
 
 from graphmner.data.conll import ConllFormatError
+from graphmner.vision.sources import SourceReport
 
 _LINE = re.compile(r"^(?P<id>[^\s]+?)\.(?:jpe?g|png|gif) ?:(?P<caption>.*)$", re.IGNORECASE)
 
 
-def read_captions(path: str | Path) -> dict[str, str]:
-    """``{image_id: caption}`` from a caption file (ids without the extension)."""
+def read_captions(path: str | Path, report: SourceReport | None = None) -> dict[str, str]:
+    """``{image_id: caption}`` from a caption file (ids without the extension); ``report`` gets the counts."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"caption file not found: {path}")
+    report = report if report is not None else SourceReport("captions", str(path))
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[:err.start].count(b"\n") + 1
+        raise ConllFormatError(path, line, f"not valid UTF-8 ({err.reason})") from None
     captions: dict[str, str] = {}
     first_seen: dict[str, int] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         match = _LINE.match(line)
         if match is None:
             raise ConllFormatError(path, number, f"expected '<image_id>.jpg :<caption>', found {line[:80]!r}")
-        image_id = match["id"]
+        image_id, caption = match["id"], match["caption"].strip()
         if image_id in captions:
-            raise ConllFormatError(path, number, f"image {image_id} already captioned on line {first_seen[image_id]}")
-        captions[image_id], first_seen[image_id] = match["caption"].strip(), number
+            if captions[image_id] != caption:
+                raise ConllFormatError(path, number, f"image {image_id} already captioned differently on line "
+                                                     f"{first_seen[image_id]}: {captions[image_id][:60]!r}")
+            report.count_duplicate(f"{path}:{number}")
+            continue
+        captions[image_id], first_seen[image_id] = caption, number
+    report.entries, report.empty = len(captions), sum(not c for c in captions.values())
     return captions
 
 

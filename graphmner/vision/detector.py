@@ -23,7 +23,8 @@ from tqdm.auto import tqdm
 
 from graphmner.data.conll import ConllFormatError
 from graphmner.vision.evidence import VisualObject
-from graphmner.vision.images import list_images, open_image
+from graphmner.vision.images import UnreadableImageError, list_images, open_image
+from graphmner.vision.sources import SourceReport
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,8 @@ def detect_images(image_dir: str | Path, weights: str, output: str | Path, conf:
                 try:
                     images.append(open_image(path))
                     ids.append(path.stem)
-                except Exception as err:  # PIL raises many types for broken files
-                    report.unreadable[path.stem] = f"{type(err).__name__}: {err}"
+                except UnreadableImageError as err:
+                    report.unreadable[path.stem] = err.reason
                     out.write(json.dumps({"image_id": path.stem, "error": report.unreadable[path.stem]}) + "\n")
             if not images:
                 continue
@@ -110,14 +111,26 @@ def detection_meta(path: str | Path) -> dict:
         return {}
 
 
-def read_detections(path: str | Path) -> tuple[dict[str, list[VisualObject]], dict[str, str]]:
-    """A detection cache: ``({image_id: objects}, {image_id: error})``; bad lines name file and line."""
+def read_detections(path: str | Path, report: SourceReport | None = None
+                    ) -> tuple[dict[str, list[VisualObject]], dict[str, str]]:
+    """A detection cache: ``({image_id: objects}, {image_id: error})``; ``report`` gets the counts.
+
+    A malformed line, or an image listed twice with different contents, is an error naming file and
+    line; the same line repeated (caches concatenated) is skipped and counted.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"detection cache not found: {path} (write it with graphmner detect)")
+    report = report if report is not None else SourceReport("detections", str(path))
     detections: dict[str, list[VisualObject]] = {}
     errors: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    seen: dict[str, tuple[int, str]] = {}  # image id -> (line, text) of its entry
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise ConllFormatError(path, path.read_bytes()[:err.start].count(b"\n") + 1,
+                               f"not valid UTF-8 ({err.reason})") from None
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -125,12 +138,18 @@ def read_detections(path: str | Path) -> tuple[dict[str, list[VisualObject]], di
             if number == 1 and "meta" in entry:
                 continue
             image_id = str(entry["image_id"])
-            if image_id in detections or image_id in errors:
-                raise ValueError(f"image {image_id} appears twice")
+            if image_id in seen:
+                first, text = seen[image_id]
+                if text.strip() != line.strip():
+                    raise ValueError(f"image {image_id} appears twice, differently (first on line {first})")
+                report.count_duplicate(f"{path}:{number}")
+                continue
+            seen[image_id] = (number, line)
             if "error" in entry:
-                errors[image_id] = entry["error"]
+                errors[image_id] = str(entry["error"])
                 continue
             detections[image_id] = to_objects(entry["objects"])
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise ConllFormatError(path, number, f"not a detection cache line ({err})") from None
+    report.entries, report.unreadable = len(detections), len(errors)
     return detections, errors

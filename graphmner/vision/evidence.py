@@ -18,6 +18,7 @@ else.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,6 +27,9 @@ from typing import Any, Iterable, Sequence
 
 from graphmner.data.conll import Tweet
 from graphmner.vision.captions import read_captions
+from graphmner.vision.sources import SourceReport
+
+log = logging.getLogger(__name__)
 
 # function words of English captions; what remains are the concepts a captioner saw
 STOPWORDS = frozenset("""
@@ -134,16 +138,19 @@ class EvidenceReport:
     with_detections: int = 0
     with_features: int = 0
     empty: int = 0
+    unreadable_image: int = 0  # tweets whose image the detector / backbone could not read
     missing_examples: list[str] = field(default_factory=list)  # first few image ids with no evidence
 
     def as_dict(self) -> dict[str, int]:
         return {"tweets": self.tweets, "with_caption": self.with_caption,
-                "with_detections": self.with_detections, "with_features": self.with_features, "empty": self.empty}
+                "with_detections": self.with_detections, "with_features": self.with_features, "empty": self.empty,
+                "unreadable_image": self.unreadable_image}
 
 
 def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: dict[str, str] | None = None,
                      detections: dict[str, list[VisualObject]] | None = None, image_dir: Path | None = None,
-                     max_concepts: int = 16, features=None) -> tuple[list[VisualEvidence], EvidenceReport]:
+                     max_concepts: int = 16, features=None, unreadable: Iterable[str] = ()
+                     ) -> tuple[list[VisualEvidence], EvidenceReport]:
     """One :class:`VisualEvidence` per tweet (in order), and the counts.
 
     Args:
@@ -152,8 +159,9 @@ def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: 
         detections: ``{image_id: objects}`` (needed for ``detections``).
         features: an :class:`~graphmner.vision.features.ImageFeatures` cache (needed for ``features``).
         image_dir: where ``<image_id>.jpg`` would be; recorded when the file exists.
+        unreadable: image ids a detection or feature cache records as unreadable (counted).
     """
-    sources = set(sources)
+    sources, unreadable = set(sources), set(unreadable)
     unknown = sources - {"captions", "detections", "features"}
     if unknown:
         raise ValueError(f"unknown evidence source(s) {sorted(unknown)}; known: captions, detections, features")
@@ -181,6 +189,7 @@ def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: 
             if found is not None:
                 evidence.grid = found[1]
                 report.with_features += 1
+        report.unreadable_image += image_id in unreadable
         if evidence.is_empty:
             report.empty += 1
             if len(report.missing_examples) < 5:
@@ -210,6 +219,7 @@ def shuffle_evidence(evidence: Sequence[VisualEvidence], seed: int) -> list[Visu
 def dataset_evidence(data, sources: Sequence[str], shuffle_seed: int | None = None,
                      caption_file: str | Path | None = None, detections: str | Path | None = None,
                      max_concepts: int = 16, features: str | Path | None = None,
+                     source_reports: list[SourceReport] | None = None,
                      ) -> tuple[dict[str, list[VisualEvidence]], dict[str, EvidenceReport]]:
     """Evidence for every split of a :class:`~graphmner.data.datasets.Dataset`.
 
@@ -219,13 +229,19 @@ def dataset_evidence(data, sources: Sequence[str], shuffle_seed: int | None = No
         caption_file: instead of the dataset's own caption file.
         detections: the cache written by ``graphmner detect`` (needed for ``detections``).
         features: the cache written by ``graphmner extract-features`` (needed for ``features``).
+        source_reports: filled with one :class:`SourceReport` per evidence file read.
     """
+    reports_out = source_reports if source_reports is not None else []
+    image_ids = {t.image_id or t.id for tweets in data.splits.values() for t in tweets}
+    unreadable: set[str] = set()
     captions = None
     if "captions" in sources:
         path = Path(caption_file) if caption_file else data.caption_file
         if path is None:
             raise FileNotFoundError(f"evidence 'captions' needs a caption file; {data.root} has none")
-        captions = read_captions(path)
+        reports_out.append(SourceReport("captions", str(path)))
+        captions = read_captions(path, reports_out[-1])
+        reports_out[-1].without_tweet = len(captions.keys() - image_ids)
     objects = None
     if "detections" in sources:
         if detections is None:
@@ -233,7 +249,10 @@ def dataset_evidence(data, sources: Sequence[str], shuffle_seed: int | None = No
                                     "pass data.detections=FILE")
         from graphmner.vision.detector import read_detections
 
-        objects = read_detections(detections)[0]
+        reports_out.append(SourceReport("detections", str(detections)))
+        objects, errors = read_detections(detections, reports_out[-1])
+        reports_out[-1].without_tweet = len((objects.keys() | errors.keys()) - image_ids)
+        unreadable |= errors.keys()
     grids = None
     if "features" in sources:
         if features is None:
@@ -242,9 +261,15 @@ def dataset_evidence(data, sources: Sequence[str], shuffle_seed: int | None = No
         from graphmner.vision.features import read_features
 
         grids = read_features(features)
+        reports_out.append(SourceReport("features", str(features), entries=len(grids.index),
+                                        unreadable=len(grids.errors),
+                                        without_tweet=len((grids.index.keys() | grids.errors.keys()) - image_ids)))
+        unreadable |= grids.errors.keys()
+    for report in reports_out:
+        log.info("%s", report.summary())
     out, reports = {}, {}
     for split, tweets in data.splits.items():
         evidence, reports[split] = collect_evidence(tweets, sources, captions, objects, data.image_dir, max_concepts,
-                                                    grids)
+                                                    grids, unreadable)
         out[split] = shuffle_evidence(evidence, shuffle_seed) if shuffle_seed is not None else evidence
     return out, reports

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from graphmner.vision.images import list_images, open_image
+from graphmner.vision.images import UnreadableImageError, list_images, open_image
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,8 @@ def features_of(paths: list[Path], model: FeatureExtractor, batch: int = 16, dev
             try:
                 images.append(transform(open_image(path)))
                 ids.append(Path(path).stem)
-            except Exception as err:  # PIL raises many types for broken files
-                report.unreadable[Path(path).stem] = f"{type(err).__name__}: {err}"
+            except UnreadableImageError as err:
+                report.unreadable[Path(path).stem] = err.reason
         if images:
             pooled, grid = model(torch.stack(images).to(device))
             globals_.append(pooled.to(torch.bfloat16).cpu())
@@ -183,8 +183,12 @@ def read_features(path: str | Path) -> ImageFeatures:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"feature cache not found: {path} (write it with graphmner extract-features)")
-    values = torch.load(str(path), weights_only=True)
-    missing = {"ids", "global", "grid", "errors", "meta"} - set(values)
+    try:
+        values = torch.load(str(path), weights_only=True)
+    except Exception as err:  # truncated zip, garbage, or a pickle with objects weights_only refuses to build
+        raise ValueError(f"{path}: not a readable feature cache ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else ''})") from None
+    missing = {"ids", "global", "grid", "errors", "meta"} - set(values if isinstance(values, dict) else {})
     if missing:
         raise ValueError(f"{path}: not a feature cache (missing {sorted(missing)})")
     return ImageFeatures({image_id: i for i, image_id in enumerate(values["ids"])}, values["global"],

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from graphmner.data.conll import ConllFormatError, Tweet, read_conll, write_conll
+from graphmner.data.conll import ConllFormatError, ReadReport, Tweet, check_entity_types, read_conll, write_conll
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "x.txt") -> Path:
@@ -28,10 +28,49 @@ def test_crlf_bom_and_many_blank_lines_are_tolerated(tmp_path):
     assert tweets[0].id == "1"
 
 
-def test_whitespace_only_tokens_are_kept(tmp_path):
-    # Twitter-2015 valid has a no-break-space token; it is a word with a gold tag
-    tweets = read_conll(write(tmp_path, "IMGID:1\n\u00a0\tO\nx\tO\n"))
-    assert tweets[0].tokens == ["\u00a0", "x"]
+def test_whitespace_only_tokens_are_kept_and_counted(tmp_path):
+    # Twitter-2015 valid has a no-break-space token tagged O: kept (predictions stay aligned with the file)
+    report = ReadReport("x")
+    path = write(tmp_path, "IMGID:1\n\u00a0\tO\nx\tO\n\u2003 \tO\n")
+    tweets = read_conll(path, report)
+    assert tweets[0].tokens == ["\u00a0", "x", "\u2003 "]
+    assert report.whitespace_tokens == 2 and report.whitespace_at == [f"{path}:2", f"{path}:4"]
+    assert "2 whitespace-only token(s) kept" in report.summary()
+
+
+def test_whitespace_only_token_inside_an_entity_is_an_error(tmp_path):
+    path = write(tmp_path, "IMGID:1\nNew\tB-LOC\n\u00a0\tI-LOC\n")
+    with pytest.raises(ConllFormatError, match=r":3: a whitespace-only token '\\xa0' tagged I-LOC"):
+        read_conll(path)
+
+
+def test_imgid_without_tokens_is_skipped_and_counted(tmp_path):
+    # an empty tweet (IMGID, then a blank line), two IMGID lines in a row, an IMGID at the end of the file
+    path = write(tmp_path, "IMGID:1\n\nIMGID:2\nIMGID:3\nx\tO\n\nIMGID:4\n")
+    report = ReadReport("x")
+    tweets = read_conll(path, report)
+    assert [t.id for t in tweets] == ["3"]
+    assert report.skipped_empty == 3 and report.skipped_at == [f"{path}:1", f"{path}:3", f"{path}:7"]
+    assert report.as_dict()["skipped_empty_tweets"] == 3
+    with pytest.raises(ConllFormatError, match=r":1: no tweets in file \(2 IMGID line\(s\), none with tokens\)"):
+        read_conll(write(tmp_path, "IMGID:1\n\nIMGID:2\n", "empty.txt"))
+
+
+def test_a_5000_token_tweet_is_read_whole(tmp_path):
+    lines = "".join(f"w{i}\t{'B-PER' if i == 4321 else 'O'}\n" for i in range(5000))
+    report = ReadReport("x")
+    tweets = read_conll(write(tmp_path, "IMGID:1\n" + lines), report)
+    assert len(tweets[0]) == 5000 and tweets[0].tags[4321] == "B-PER" and report.longest == 5000
+
+
+def test_entity_types_unseen_in_training_are_an_error_naming_the_line(tmp_path):
+    path = write(tmp_path, "IMGID:1\nx\tO\n\nIMGID:2\nParis\tB-LOC\nacme\tB-FOO\n")
+    tweets = read_conll(path)
+    check_entity_types(tweets, ["FOO", "LOC"])  # B-FOO is fine for a model that knows FOO ...
+    with pytest.raises(ConllFormatError) as info:  # ... not for one that does not
+        check_entity_types(tweets, ["LOC"], "the training split")
+    assert str(info.value) == (f"{path}:6: entity type 'FOO' (B-FOO) is not in the training split; "
+                               "known types: ['LOC']")
 
 
 @pytest.mark.parametrize("text, line, words", [
@@ -42,7 +81,7 @@ def test_whitespace_only_tokens_are_kept(tmp_path):
     ("IMGID:1\nParis\tB-\n", 2, "not IOB2"),
     ("Paris\tB-LOC\n", 1, "outside a tweet"),
     ("IMGID:1\nx\tO\n\nParis\tB-LOC\n", 4, "outside a tweet"),
-    ("IMGID:1\nIMGID:2\nx\tO\n", 1, "has no tokens"),
+    ("IMGID:1\nParis\tX-PER\n", 2, "not IOB2"),
     ("IMGID:\nx\tO\n", 1, "empty IMGID"),
     ("IMGID:1\n\tO\n", 2, "empty token"),
     ("", 1, "no tweets"),

@@ -69,14 +69,20 @@ class BaseModelTest:
         assert torch.equal(loaded.emissions(collate(self.examples(loaded, tiny_data, "test"))), before)
         assert predict(loaded, examples) == predict(model, examples)
 
-    def test_long_tweet_gets_a_tag_per_word(self, tiny_labels):
+    def test_5000_word_tweet_gets_a_tag_per_word(self, tiny_data, tiny_labels):
+        # hostile input: a "tweet" of 5,000 words (a scraped thread pasted into one block) is windowed by the
+        # encoder and fused with its evidence like any other, one tag per word
         model = self.make(tiny_labels).eval()
-        model.config.max_length = 16
-        tweet = Tweet("long", [f"token{i}" for i in range(200)], ["O"] * 200)
-        evidence = [VisualEvidence("long", caption=None)] if model.needs_evidence else None
+        model.config.max_length = 64
+        tweet = Tweet("long", [f"word{i}" if i % 7 else "Chicago" for i in range(5000)], ["O"] * 5000)
+        evidence = None
+        if model.needs_evidence:
+            evidence = dataset_evidence(tiny_data, model.evidence_sources)[0]["test"][:1]
+            assert not evidence[0].is_empty
         examples = model.featurizer()([tweet], evidence)
-        assert len(examples[0].rows) > 10
-        assert len(predict(model, examples)[0]) == 200
+        assert len(examples[0].rows) > 100
+        tags = predict(model, examples)[0]
+        assert len(tags) == 5000 and set(tags) <= set(tiny_labels.tags)
 
     def test_empty_evidence_is_the_text_path(self, tiny_data, tiny_labels):
         model = self.make(tiny_labels).eval()

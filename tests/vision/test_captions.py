@@ -3,6 +3,7 @@ import pytest
 from graphmner.data.conll import ConllFormatError
 from graphmner.data.datasets import load_dataset
 from graphmner.vision.captions import read_captions
+from graphmner.vision.sources import SourceReport
 
 
 def test_bundled_captions_cover_every_tweet():
@@ -19,7 +20,19 @@ def test_format_errors_name_the_line(tmp_path):
     with pytest.raises(ConllFormatError, match=r"c.txt:3: expected '<image_id>.jpg :<caption>'"):
         read_captions(path)
     path.write_text("1.jpg :a dog\n2.jpg :\n1.jpg :a cat\n")
-    with pytest.raises(ConllFormatError, match=r":3: image 1 already captioned on line 1"):
+    with pytest.raises(ConllFormatError, match=r":3: image 1 already captioned differently on line 1: 'a dog'"):
         read_captions(path)
-    path.write_text("1.jpg :a dog\n2.jpg :\n")
-    assert read_captions(path) == {"1": "a dog", "2": ""}
+    path.write_bytes(b"1.jpg :a dog\n2.jpg :caf\xe9\n")
+    with pytest.raises(ConllFormatError, match=r"c.txt:2: not valid UTF-8"):
+        read_captions(path)
+    with pytest.raises(FileNotFoundError, match="caption file not found"):
+        read_captions(tmp_path / "missing.txt")
+
+
+def test_empty_captions_are_kept_and_identical_repeats_counted(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("\ufeff1.jpg :a dog\r\n2.jpg :\r\n\r\n1.jpg :a dog\r\n")  # BOM, CRLF, a repeated line
+    report = SourceReport("captions", str(path))
+    assert read_captions(path, report) == {"1": "a dog", "2": ""}
+    assert (report.entries, report.empty, report.duplicates) == (2, 1, 1)
+    assert report.duplicate_at == [f"{path}:4"] and "1 identical repeated entries skipped" in report.summary()

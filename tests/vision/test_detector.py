@@ -6,6 +6,7 @@ import pytest
 
 from graphmner.data.conll import ConllFormatError
 from graphmner.vision.detector import detect_images, detection_meta, read_detections
+from graphmner.vision.sources import SourceReport
 from tests.conftest import RESOURCES
 
 
@@ -26,7 +27,8 @@ def test_detect_counts_and_caches(cache):
     report, out = cache
     assert report.images == 7 and set(report.unreadable) == {"broken", "empty"}
     # Pillow's reason, not ultralytics' HEIF-plugin fallback ("No module named 'pi_heif'")
-    assert all("cannot identify image file" in why for why in report.unreadable.values())
+    assert "cannot identify image file" in report.unreadable["broken"]
+    assert report.unreadable["empty"] == "empty file (0 bytes)"
     assert report.detected == 5 and report.objects > 0  # conf=0: random weights still give boxes
     meta, *lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert meta == {"meta": {"weights": "yolov8n.yaml", "conf": 0.0, "max_det": 3, "imgsz": 160}}
@@ -41,11 +43,25 @@ def test_detect_counts_and_caches(cache):
             assert obj.source == "detector" and all(0.0 <= v <= 1.0 for v in obj.box_xyxyn)
 
 
+def test_repeated_lines_are_skipped_and_counted(tmp_path):
+    path = tmp_path / "d.jsonl"
+    line = '{"image_id": "1", "objects": [{"label": "dog", "box_xyxyn": [0, 0, 1, 1], "score": 0.5}]}'
+    path.write_text(f'{line}\n{{"image_id": "2", "error": "empty file (0 bytes)"}}\n{line}\n')
+    report = SourceReport("detections", str(path))
+    detections, errors = read_detections(path, report)
+    assert list(detections) == ["1"] and errors == {"2": "empty file (0 bytes)"}
+    assert (report.entries, report.unreadable, report.duplicates) == (1, 1, 1)
+
+
 def test_bad_cache_lines_name_the_line(tmp_path):
     path = tmp_path / "d.jsonl"
-    path.write_text('{"image_id": "1", "objects": []}\n{"image_id": "1", "objects": []}\n')
-    with pytest.raises(ConllFormatError, match=r"d.jsonl:2: .*appears twice"):
+    path.write_text('{"image_id": "1", "objects": []}\n{"image_id": "1", "error": "truncated"}\n')
+    with pytest.raises(ConllFormatError, match=r"d.jsonl:2: .*image 1 appears twice, differently \(first on line 1\)"):
         read_detections(path)
+    for bad in ('{"image_id": "1", "objects": [}', '["a list"]', '{"objects": []}'):
+        path.write_text(bad + "\n")
+        with pytest.raises(ConllFormatError, match=r"d.jsonl:1: not a detection cache line"):
+            read_detections(path)
     path.write_text('{"image_id": "1", "objects": [{"label": "dog"}]}\n')
     with pytest.raises(ConllFormatError, match=r"d.jsonl:1: not a detection cache line"):
         read_detections(path)

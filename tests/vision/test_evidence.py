@@ -24,7 +24,8 @@ def test_collect_counts_missing_and_never_fills_in():
     tweets = [Tweet("a", ["x"], ["O"], "a"), Tweet("b", ["y"], ["O"], "b"), Tweet("c", ["z"], ["O"], "c")]
     evidence, report = collect_evidence(tweets, ["captions"], {"a": "a dog", "c": ""})
     assert evidence[0].caption == "a dog" and evidence[1].is_empty and evidence[2].is_empty
-    assert report.as_dict() == {"tweets": 3, "with_caption": 1, "with_detections": 0, "with_features": 0, "empty": 2}
+    assert report.as_dict() == {"tweets": 3, "with_caption": 1, "with_detections": 0, "with_features": 0, "empty": 2,
+                                "unreadable_image": 0}
     assert report.missing_examples == ["b", "c"]
     with pytest.raises(ValueError, match="unknown evidence source"):
         collect_evidence(tweets, ["pixels"], {})
@@ -69,3 +70,34 @@ def test_concept_kinds_hint_at_entity_types():
                                                          "screenshot", "dog", "", "glass")}
     assert kinds == {"man": "person", "players": "person", "stadium": "place", "Team": "organisation",
                      "stop sign": "text", "screenshot": "text", "dog": "other", "": "other", "glass": "other"}
+
+
+def test_dataset_evidence_reports_every_file(tmp_path):
+    """Captions and detections for images no tweet has, tweets with no entry, a repeated line, an image
+    the detector could not read: each counted in the file's report and the split's, nothing filled in."""
+    import json
+
+    from graphmner.data.datasets import load_dataset
+    from graphmner.vision.evidence import dataset_evidence
+
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"{split}.txt").write_text(f"IMGID:{split}1\nParis\tB-LOC\n\nIMGID:{split}2\nx\tO\n")
+    (tmp_path / "captions_blip2.txt").write_text(
+        "train1.jpg :a city street\nvalid1.jpg :a man\ntest1.jpg :a dog\nstray.jpg :a cat\ntrain1.jpg :a city street\n")
+    cache = tmp_path / "det.jsonl"
+    dog = {"label": "dog", "box_xyxyn": [0, 0, 1, 1], "score": 0.9}
+    cache.write_text("\n".join(json.dumps(e) for e in (
+        {"meta": {"weights": "yolov8n.pt"}}, {"image_id": "train1", "objects": [dog]}, {"image_id": "test2",
+        "error": "image file is truncated"}, {"image_id": "other", "objects": []})) + "\n")
+    data = load_dataset("mine", tmp_path)
+    files: list = []
+    evidence, reports = dataset_evidence(data, ["captions", "detections"], detections=cache, source_reports=files)
+    captions, detections = files
+    assert captions.as_dict() == {"entries": 4, "duplicates_skipped": 1, "empty": 0, "unreadable": 0,
+                                  "without_tweet": 1}
+    assert detections.as_dict() == {"entries": 2, "duplicates_skipped": 0, "empty": 0, "unreadable": 1,
+                                    "without_tweet": 1}
+    assert reports["train"].as_dict() == {"tweets": 2, "with_caption": 1, "with_detections": 1, "with_features": 0,
+                                          "empty": 1, "unreadable_image": 0}
+    assert reports["test"].unreadable_image == 1 and reports["test"].empty == 1
+    assert evidence["test"][1].is_empty and evidence["train"][1].is_empty  # never filled in
