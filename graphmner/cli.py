@@ -49,6 +49,7 @@ def _train(args: argparse.Namespace) -> int:
         config.output_dir = args.resume
     else:
         config = load_config(args.config, flags, overrides=args.overrides)
+    args.run_folder = config.output_dir  # for the hint after a Ctrl-C
     result = run_experiment(config, resume=bool(args.resume))
     from graphmner.training.distributed import dist_env
 
@@ -371,12 +372,19 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (ConllFormatError, FileNotFoundError, KeyError, ValueError) as err:
+    except (ConllFormatError, OSError, KeyError, ValueError) as err:  # bad input, a path, a full disk: one line
         if args.verbose:
             raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"graphmner {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: the MLflow run is already marked KILLED; say how to go on
+        hint = ""
+        folder = getattr(args, "run_folder", None)
+        if folder and (Path(folder) / "checkpoints").is_dir():
+            hint = f"; the last complete epoch is checkpointed: graphmner train --resume {folder}"
+        print(f"graphmner {args.command}: interrupted{hint}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -187,20 +187,36 @@ class Tagger(nn.Module):
         for name in (CONFIG_FILE, WEIGHTS_FILE, LABELS_FILE, TOKENIZER_DIR):
             if not (directory / name).exists():
                 raise FileNotFoundError(f"{directory} is not a saved graphmner model: {name} is missing")
+
+        def damaged(name: str, err: Exception) -> ValueError:
+            reason = " ".join(str(err).split())  # torch's messages span lines
+            return ValueError(f"{directory / name}: damaged or not written by graphmner ({type(err).__name__}: "
+                              f"{reason[:300]})")
+
         try:
             meta = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
             model_cls = get_model_class(meta["model"])
             config = model_cls.config_class.from_dict(meta["config"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{directory / CONFIG_FILE}: not a valid model config ({err})") from err
         if cls is not Tagger and not issubclass(model_cls, cls):
             raise TypeError(f"{directory} holds a {meta['model']!r} model, not {cls.__name__}")
-        model = model_cls(config, LabelVocab.load(directory / LABELS_FILE),
-                          encoder=encoder_from_config(meta["encoder_config"]),
-                          tokenizer=AutoTokenizer.from_pretrained(str(directory / TOKENIZER_DIR)))
+        try:
+            labels = LabelVocab.load(directory / LABELS_FILE)
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as err:
+            raise damaged(LABELS_FILE, err) from err
+        try:
+            encoder = encoder_from_config(meta["encoder_config"])
+        except Exception as err:  # transformers raises many types for a config it cannot build
+            raise damaged(CONFIG_FILE, err) from err
+        try:  # local files only; a tokenizer never runs code from the folder (no trust_remote_code)
+            tokenizer = AutoTokenizer.from_pretrained(str(directory / TOKENIZER_DIR), local_files_only=True)
+        except Exception as err:  # tokenizers / transformers raise their own types for damaged files
+            raise damaged(TOKENIZER_DIR, err) from err
+        model = model_cls(config, labels, encoder=encoder, tokenizer=tokenizer)
         try:
             state = load_file(str(directory / WEIGHTS_FILE), device=str(map_location))
             model.load_state_dict(state, strict=True)
         except Exception as err:  # safetensors raises its own error types for truncated files
-            raise ValueError(f"{directory / WEIGHTS_FILE}: cannot load weights ({err})") from err
+            raise damaged(WEIGHTS_FILE, err) from err
         return model

@@ -86,18 +86,21 @@ def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer, scheduler, 
         best_state = load_file(str(folder / "best.safetensors"))
         saved = torch.load(str(folder / "optimizer.pt"), map_location=device, weights_only=True)
         values = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["torch_rng"].cpu())
+        sampler_generator.set_state(saved["sampler_rng"].cpu())
+        if saved["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in saved["cuda_rng"]])
+        random.setstate(_to_tuples(values["python_rng"]))
+        kind, keys, pos, has_gauss, cached = values["numpy_rng"]
+        np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+        state = TrainState(**values["state"])
     except Exception as err:  # safetensors, torch and json raise their own types for damaged files
-        raise ValueError(f"{folder}: damaged checkpoint ({type(err).__name__}: {err})") from err
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
-    torch.set_rng_state(saved["torch_rng"].cpu())
-    sampler_generator.set_state(saved["sampler_rng"].cpu())
-    if saved["cuda_rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in saved["cuda_rng"]])
-    random.setstate(_to_tuples(values["python_rng"]))
-    kind, keys, pos, has_gauss, cached = values["numpy_rng"]
-    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-    return TrainState(**values["state"]), best_state
+        reason = " ".join(str(err).split())  # torch's messages span lines
+        raise ValueError(f"{folder}: damaged checkpoint ({type(err).__name__}: {reason[:300]}); the run cannot "
+                         f"resume from it") from err
+    return state, best_state
 
 
 def _to_lists(value):

@@ -187,7 +187,7 @@ def read_features(path: str | Path) -> ImageFeatures:
         values = torch.load(str(path), weights_only=True)
     except Exception as err:  # truncated zip, garbage, or a pickle with objects weights_only refuses to build
         raise ValueError(f"{path}: not a readable feature cache ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else ''})") from None
+                         f"{' '.join(str(err).split())[:300]})") from None
     missing = {"ids", "global", "grid", "errors", "meta"} - set(values if isinstance(values, dict) else {})
     if missing:
         raise ValueError(f"{path}: not a feature cache (missing {sorted(missing)})")

@@ -1,21 +1,12 @@
-"""Checkpoints and --resume: a run killed mid-training and resumed ends as the uninterrupted run;
-the same seed twice gives the same metrics.json (CPU)."""
-import json
+"""Checkpoints and --resume: a run killed (kill -9) mid-training and resumed ends as the uninterrupted run (CPU)."""
 import os
 import subprocess
 import sys
 
-import pytest
 
 from graphmner.cli import main
 from graphmner.training.checkpoint import CHECKPOINTS, latest_checkpoint
-from tests.conftest import TINY_DATA, TINY_ENCODER
-
-ARGS = ["--model", "graphmner", "--data-dir", str(TINY_DATA), "--epochs", "4", "--seed", "5", "--device", "cpu",
-        f"model.encoder_overrides={json.dumps(TINY_ENCODER)}", "model.pretrained=false", "model.channels=32",
-        "model.heads=2", "train.batch_size=4", "train.lr_encoder=1e-3", "train.lr_head=1e-2",
-        "train.num_threads=1"]  # one thread in every process: the same float reduction order
-TIMINGS = ("train_seconds", "epoch_seconds")
+from tests.training.conftest import ARGS, run_metrics
 
 # kill -9 right after epoch 2 was checkpointed and logged: nothing gets to clean up
 KILLER = """
@@ -30,24 +21,6 @@ MLflowCallback.on_epoch_end = on_epoch_end
 from graphmner.cli import main
 sys.exit(main(sys.argv[1:]))
 """
-
-
-def _metrics(folder):
-    values = json.loads((folder / "metrics.json").read_text())
-    return {k: v for k, v in values.items() if k not in TIMINGS}
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    out = tmp_path_factory.mktemp("whole")
-    assert main(["train", *ARGS, "--no-mlflow", "--output-dir", str(out)]) == 0
-    return out
-
-
-def test_same_seed_same_metrics(uninterrupted, tmp_path):
-    assert main(["train", *ARGS, "--no-mlflow", "--output-dir", str(tmp_path)]) == 0
-    assert _metrics(tmp_path) == _metrics(uninterrupted)
-    assert not (tmp_path / CHECKPOINTS).exists()  # removed once the run has finished (train.keep_checkpoint)
 
 
 def test_killed_run_resumes_to_the_same_end(uninterrupted, tmp_path):
@@ -71,7 +44,7 @@ def test_killed_run_resumes_to_the_same_end(uninterrupted, tmp_path):
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
         mlflow.set_tracking_uri(None)
-    assert _metrics(out) == _metrics(uninterrupted)
+    assert run_metrics(out) == run_metrics(uninterrupted)
     assert (out / "predictions" / "test.conll").read_text() == (uninterrupted / "predictions" / "test.conll").read_text()
     run = client.get_run(run_id)  # the same MLflow run, finished, every epoch logged once
     assert run.info.status == "FINISHED" and run.data.tags["resumed"] == "true"
