@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -139,7 +140,9 @@ def _predict(args: argparse.Namespace) -> int:
     if unused:
         log.warning("%s unused: this %s model was trained with evidence %s", ", ".join(unused), model.name,
                     model.evidence_sources or "none")
-    tags = predict(model, model.featurizer()(tweets, evidence), batch_size=args.batch_size, device=device)
+    # the gold column (if any) is only for the score below: the model never sees it, whatever its types
+    untagged = [dataclasses.replace(t, tags=None) for t in tweets]
+    tags = predict(model, model.featurizer()(untagged, evidence), batch_size=args.batch_size, device=device)
     if args.text is not None:
         entities = [{"text": " ".join(tokens[s.start:s.end]), "type": s.type, "start": s.start, "end": s.end}
                     for s in tags_to_spans(tags[0])]

@@ -55,6 +55,16 @@ def test_predict_prints_entities_json(trained, capsys):
         assert set(entity) == {"text", "type", "start", "end"}
 
 
+def test_predict_tags_a_file_with_unknown_gold_types_but_does_not_score_it(trained, tmp_path, capsys):
+    path = tmp_path / "t.conll"
+    path.write_text("IMGID:1\nAcme\tB-FOO\nin\tO\nParis\tB-LOC\n")
+    assert main(["predict", "--model-dir", str(trained / "model"), "--input", str(path), "--device", "cpu",
+                 "--output", str(tmp_path / "out.conll")]) == 0
+    out = capsys.readouterr().out
+    assert "not scored: the gold tags have entity type(s) ['FOO'] this model was not trained on" in out
+    assert len((tmp_path / "out.conll").read_text().splitlines()) == 5  # IMGID, 3 words, blank
+
+
 def test_bad_input_is_a_one_line_error(tmp_path, capsys):
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -73,7 +83,7 @@ def test_type_unseen_in_train_is_an_error_naming_the_tweet(tmp_path, capsys):
     (data / "test.txt").write_text("IMGID:1\nx\tO\n\nIMGID:2\nAcme\tB-FOO\n")
     assert main(["train", "--data-dir", str(data), "--no-mlflow", "--output-dir", str(tmp_path / "o"), *TINY]) == 2
     err = capsys.readouterr().err
-    assert f"{data / 'test.txt'}:4: tag 'B-FOO' is not in the label vocabulary" in err
+    assert f"{data / 'test.txt'}:5: entity type 'FOO' (B-FOO) is not in the training split" in err
 
 
 def test_build_graphs_with_networkx_export(tmp_path, capsys):

@@ -139,12 +139,13 @@ class EvidenceReport:
     with_features: int = 0
     empty: int = 0
     unreadable_image: int = 0  # tweets whose image the detector / backbone could not read
+    with_image_file: int = 0  # tweets whose <image_id>.jpg is in the dataset's image folder
     missing_examples: list[str] = field(default_factory=list)  # first few image ids with no evidence
 
     def as_dict(self) -> dict[str, int]:
         return {"tweets": self.tweets, "with_caption": self.with_caption,
                 "with_detections": self.with_detections, "with_features": self.with_features, "empty": self.empty,
-                "unreadable_image": self.unreadable_image}
+                "unreadable_image": self.unreadable_image, "with_image_file": self.with_image_file}
 
 
 def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: dict[str, str] | None = None,
@@ -177,6 +178,7 @@ def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: 
         evidence = VisualEvidence(image_id)
         if image_dir is not None and (image_dir / f"{image_id}.jpg").is_file():
             evidence.image_path = image_dir / f"{image_id}.jpg"
+            report.with_image_file += 1
         if "captions" in sources and captions.get(image_id):
             evidence.caption = captions[image_id]
             evidence.objects.extend(caption_concepts(evidence.caption, max_concepts))

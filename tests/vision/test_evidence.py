@@ -25,7 +25,7 @@ def test_collect_counts_missing_and_never_fills_in():
     evidence, report = collect_evidence(tweets, ["captions"], {"a": "a dog", "c": ""})
     assert evidence[0].caption == "a dog" and evidence[1].is_empty and evidence[2].is_empty
     assert report.as_dict() == {"tweets": 3, "with_caption": 1, "with_detections": 0, "with_features": 0, "empty": 2,
-                                "unreadable_image": 0}
+                                "unreadable_image": 0, "with_image_file": 0}
     assert report.missing_examples == ["b", "c"]
     with pytest.raises(ValueError, match="unknown evidence source"):
         collect_evidence(tweets, ["pixels"], {})
@@ -98,6 +98,6 @@ def test_dataset_evidence_reports_every_file(tmp_path):
     assert detections.as_dict() == {"entries": 2, "duplicates_skipped": 0, "empty": 0, "unreadable": 1,
                                     "without_tweet": 1}
     assert reports["train"].as_dict() == {"tweets": 2, "with_caption": 1, "with_detections": 1, "with_features": 0,
-                                          "empty": 1, "unreadable_image": 0}
+                                          "empty": 1, "unreadable_image": 0, "with_image_file": 0}
     assert reports["test"].unreadable_image == 1 and reports["test"].empty == 1
     assert evidence["test"][1].is_empty and evidence["train"][1].is_empty  # never filled in
