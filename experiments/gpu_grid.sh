@@ -43,6 +43,7 @@ while read -r name args; do
 done < "$jobs_file"
 wait
 tar -czf "$out/logs.tgz" -C "$out" logs && rm -rf "$out/logs"
-# the run folders without weights and predictions (metrics.json, config.yaml, reports): small, and
+# the run folders without weights and CoNLL predictions (metrics.json, config.yaml, reports, per-tweet
+# records such as predictions/test_tweets.jsonl): small, and
 # experiments/import_runs.py logs them into MLflow here, where experiments/table.py reads them
-tar -czf "$out/runs.tgz" -C /tmp gpu_runs --exclude model --exclude predictions
+tar -czf "$out/runs.tgz" -C /tmp gpu_runs --exclude model --exclude "*.conll"

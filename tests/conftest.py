@@ -12,6 +12,20 @@ import torch
 torch.set_num_threads(1)
 
 RESOURCES = Path(__file__).parent / "resources"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def graphmner_cache(tmp_path_factory):
+    """Caches the code writes (image types, gazetteers) go to a temporary folder, not the user's home."""
+    import os
+
+    folder = tmp_path_factory.mktemp("graphmner-cache")
+    old, os.environ["GRAPHMNER_CACHE"] = os.environ.get("GRAPHMNER_CACHE"), str(folder)
+    yield folder
+    if old is None:
+        del os.environ["GRAPHMNER_CACHE"]
+    else:
+        os.environ["GRAPHMNER_CACHE"] = old
 TINY_DATA = RESOURCES / "tiny"
 TINY_ENCODER = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
 

@@ -13,6 +13,15 @@ encoder. Node types:
   :data:`~graphmner.vision.evidence.CONCEPT_KINDS`: other, person, place,
   organisation, text), which models may embed.
 
+Graph-level and word attributes (read by the optional parts of graphmner):
+
+- ``quality`` ``(1, Q)``: what the evidence is like, for the noise gate: the
+  caption's image-type scores (:data:`~graphmner.vision.image_types.TYPE_NAMES`,
+  zeros when unknown), the number of objects / 16 (at most 1), the mean
+  detector confidence (0 without detections), has-caption, has-type-scores.
+- ``word.match`` ``(n,)``: how strongly a word matches some evidence by string:
+  1 exact, 0.5 partial, 0 none (the image-word bias).
+
 Edge types (every edge type has its reverse, so information flows both ways):
 
 - ``(word, next, word)``: word ``i`` <-> word ``i+1``; the tweet's order.
@@ -24,12 +33,19 @@ Edge types (every edge type has its reverse, so information flows both ways):
   that read names off the image become explicit evidence for those words.
 - ``(object, near, object)``: objects whose boxes overlap or whose centres are
   within ``near_distance``; caption concepts next to each other in the caption.
+
+With ``GraphConfig.knowledge`` (a :class:`~graphmner.graph.knowledge.Gazetteer`)
+the graph also has ``knowledge`` nodes, one per gazetteer match of a word n-gram,
+``knowledge.kind`` ``(k,)`` its kind (country, place, first name, last name), and
+``(knowledge, names, word)`` / ``(word, named_by, knowledge)`` edges between a
+match and each word it covers. Without it these types are absent altogether.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,6 +53,7 @@ from torch_geometric.data import HeteroData
 
 from graphmner.data.conll import Tweet
 from graphmner.vision.evidence import VisualEvidence, concept_kind
+from graphmner.vision.image_types import TYPE_NAMES
 
 WORD, OBJECT = "word", "object"
 NEXT = (WORD, "next", WORD)
@@ -44,7 +61,12 @@ SEES = (OBJECT, "sees", WORD)
 SEEN_BY = (WORD, "seen_by", OBJECT)
 NEAR = (OBJECT, "near", OBJECT)
 EDGE_TYPES = (NEXT, SEES, SEEN_BY, NEAR)
+KNOWLEDGE = "knowledge"
+NAMES = (KNOWLEDGE, "names", WORD)
+NAMED_BY = (WORD, "named_by", KNOWLEDGE)
+KNOWLEDGE_EDGE_TYPES = (NAMES, NAMED_BY)
 MATCH_FEATURES = 2  # exact, partial
+QUALITY_FEATURES = len(TYPE_NAMES) + 4  # type scores, objects, detector confidence, has caption, has types
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
@@ -57,6 +79,8 @@ class GraphConfig:
     min_partial: int = 4
     # boxes whose centres are closer than this (normalised units) are "near"
     near_distance: float = 0.3
+    # a Gazetteer: add knowledge nodes for its matches (None: no knowledge nodes)
+    knowledge: Any = None
 
 
 @lru_cache(maxsize=1 << 16)  # tweets repeat their words ("RT", "the", "@user"): normalise each once
@@ -169,4 +193,32 @@ def build_graph(tweet: Tweet, evidence: VisualEvidence | None, cfg: GraphConfig 
     _fill(data[SEES], edge_index=sees, edge_attr=_tensor(features))
     _fill(data[SEEN_BY], edge_index=seen_by, edge_attr=_tensor(features.copy()))
     _fill(data[NEAR], edge_index=_tensor(near_pairs(objects, cfg.near_distance)))
+    strength = features @ np.array([1.0, 0.5], dtype=np.float32)  # per cross edge: exact 1, partial 0.5
+    match = np.zeros(n, dtype=np.float32)
+    if len(strength):
+        np.maximum.at(match, seen_by[0].numpy(), strength)
+    data[WORD]._mapping["match"] = _tensor(match)
+    data._global_store._mapping["quality"] = quality_features(evidence)
+    if cfg.knowledge is not None:
+        matches = cfg.knowledge.match(tweet.tokens)
+        node = [i for i, (start, end, _) in enumerate(matches) for _ in range(start, end)]
+        word = [w for start, end, _ in matches for w in range(start, end)]
+        names = _tensor(np.array([node, word], dtype=np.int64).reshape(2, -1))
+        _fill(data[KNOWLEDGE], num_nodes=len(matches),
+              kind=torch.tensor([kind for _, _, kind in matches], dtype=torch.long))
+        _fill(data[NAMES], edge_index=names)
+        _fill(data[NAMED_BY], edge_index=names.flip(0).contiguous())
     return data
+
+
+def quality_features(evidence: VisualEvidence | None) -> torch.Tensor:
+    """``(1, QUALITY_FEATURES)``: see the module docstring."""
+    values = np.zeros((1, QUALITY_FEATURES), dtype=np.float32)
+    if evidence is None:
+        return _tensor(values)
+    if evidence.type_scores is not None:
+        values[0, :len(TYPE_NAMES)] = evidence.type_scores
+    detected = [o.score for o in evidence.objects if o.source == "detector"]
+    values[0, len(TYPE_NAMES):] = (min(len(evidence.objects) / 16, 1.0), float(np.mean(detected)) if detected else 0.0,
+                                   float(bool(evidence.caption)), float(evidence.type_scores is not None))
+    return _tensor(values)

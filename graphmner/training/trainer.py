@@ -64,32 +64,46 @@ def make_loader(examples: Sequence[Example], batch_size: int, pad_id: int) -> Da
 
 @torch.no_grad()
 def predict(model: Tagger, examples: Sequence[Example], batch_size: int = 64, device: torch.device | str = "cpu",
-            desc: str = "predict", env: DistEnv = DistEnv()) -> list[list[str]]:
+            desc: str = "predict", env: DistEnv = DistEnv(), records: list | None = None) -> list[list[str]]:
     """Tags for every word of every example, in input order.
 
     Under ``torchrun`` (``env``) each rank tags every ``world``-th example and all ranks get all tags.
+    ``records``, given, is extended with the model's per-tweet records (``Tagger.tweet_records``: e.g.
+    graphmner's fusion gate), in input order.
     """
     model.eval()
     pad_id = model.featurizer().pad_id
     mine = list(range(env.rank, len(examples), env.world))
     out: list[list[str]] = []
+    extra: list[dict] = []
     bar = tqdm(make_loader([examples[i] for i in mine], batch_size, pad_id), desc=desc, disable=not env.is_main,
                **_bar_kwargs())
     for batch in bar:
-        out.extend(model.decode(batch.to(device)))
+        batch = batch.to(device)
+        out.extend(model.decode(batch))
+        if records is not None:
+            extra.extend(model.tweet_records(batch))
     if not env.distributed:
+        if records is not None:
+            records.extend(extra)
         return out
     tagged: list[list[str] | None] = [None] * len(examples)
-    for rank, part in enumerate(all_gather(out, env)):
+    gathered: list[dict | None] = [None] * len(examples)
+    for rank, (part, part_extra) in enumerate(all_gather((out, extra), env)):
         for i, tags in zip(range(rank, len(examples), env.world), part):
             tagged[i] = tags
+        for i, record in zip(range(rank, len(examples), env.world), part_extra):
+            gathered[i] = record
+    if records is not None:
+        records.extend(r for r in gathered if r is not None)
     return tagged
 
 
 def evaluate(model: Tagger, examples: Sequence[Example], batch_size: int = 64, device: torch.device | str = "cpu",
-             desc: str = "eval", env: DistEnv = DistEnv()) -> tuple[dict, list[list[str]]]:
-    """Strict IOB2 entity scores over every word, and the predicted tags."""
-    predicted = predict(model, examples, batch_size, device, desc, env)
+             desc: str = "eval", env: DistEnv = DistEnv(), records: list | None = None
+             ) -> tuple[dict, list[list[str]]]:
+    """Strict IOB2 entity scores over every word, and the predicted tags (``records``: see :func:`predict`)."""
+    predicted = predict(model, examples, batch_size, device, desc, env, records)
     gold = [ex.tweet.tags for ex in examples]
     return entity_scores(gold, predicted), predicted
 
@@ -234,11 +248,16 @@ class Trainer:
         if test is not None:
             splits["test"] = test
         for split, examples in splits.items():
-            scores, predicted = evaluate(model, examples, cfg.eval_batch_size, self.device, desc=split, env=env)
+            records: list[dict] = []
+            scores, predicted = evaluate(model, examples, cfg.eval_batch_size, self.device, desc=split, env=env,
+                                         records=records)
             metrics[split] = scores
             if writes:
                 write_conll(output_dir / "predictions" / f"{split}.conll", [ex.tweet for ex in examples], predicted)
                 (output_dir / f"report_{split}.txt").write_text(format_report(scores), encoding="utf-8")
+                if records:  # per tweet: graphmner's mean fusion gate, evidence quality, image type
+                    (output_dir / "predictions" / f"{split}_tweets.jsonl").write_text(
+                        "".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
         if writes:
             model.save_pretrained(output_dir / "model")
             (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")

@@ -91,6 +91,9 @@ class VisualEvidence:
     caption: str | None = None
     image_path: Path | None = None
     grid: Any = None  # (R, D) float tensor of region features, from a feature cache
+    # how much the caption reads like each image type (graphmner.vision.image_types.TYPE_NAMES order);
+    # filled in by the featurizer of a model that reads it (graphmner with noise_gate)
+    type_scores: tuple[float, ...] | None = None
 
     @property
     def is_empty(self) -> bool:

@@ -5,7 +5,9 @@ import torch
 from torch_geometric.data import Batch
 
 from graphmner.data.conll import Tweet
-from graphmner.graph.builder import NEAR, NEXT, SEEN_BY, SEES, GraphConfig, build_graph, normalise
+from graphmner.graph.builder import (NEAR, NEXT, QUALITY_FEATURES, SEEN_BY, SEES, GraphConfig, build_graph,
+                                     normalise)
+from graphmner.vision.image_types import TYPE_NAMES
 from graphmner.vision.evidence import VisualEvidence, VisualObject, caption_concepts
 
 TWEET = Tweet("1", ["Go", "#ChicagoBears", "beat", "Packers", "!"], ["O"] * 5)
@@ -43,6 +45,21 @@ def test_hand_made_tweet_edge_counts():
     assert g["object"].kind.tolist() == [0, 0, 0, 0, 1, 1, 0]
 
 
+def test_word_match_and_evidence_quality():
+    g = build_graph(TWEET, evidence())
+    # #ChicagoBears partly matches chicago and bears, Packers exactly matches packers
+    assert g["word"].match.tolist() == [0.0, 0.5, 0.0, 1.0, 0.0]
+    quality = g.quality[0].tolist()
+    assert len(quality) == QUALITY_FEATURES and quality[:len(TYPE_NAMES)] == [0.0] * len(TYPE_NAMES)
+    assert quality[len(TYPE_NAMES):] == pytest.approx([7 / 16, (0.9 + 0.8 + 0.5) / 3, 1.0, 0.0])
+    typed = VisualEvidence("1", caption_concepts(CAPTION), CAPTION, type_scores=tuple(range(len(TYPE_NAMES))))
+    quality = build_graph(TWEET, typed, GraphConfig(cross_edges="match")).quality[0].tolist()
+    assert quality == pytest.approx([*range(len(TYPE_NAMES)), 4 / 16, 0.0, 1.0, 1.0])
+    assert build_graph(TWEET, None).quality.abs().sum() == 0
+    assert build_graph(TWEET, evidence(), GraphConfig(cross_edges="match"))["word"].match.tolist() == [
+        0.0, 0.5, 0.0, 1.0, 0.0]
+
+
 def test_graphs_do_not_share_index_tensors():
     # index tensors come from a cache: a caller that edits one graph must not change the next
     first = build_graph(TWEET, evidence(False))
@@ -75,6 +92,7 @@ def test_graphs_batch_with_pyg():
     assert batch["word"].num_nodes == 15 and batch["object"].num_nodes == 11
     assert batch["word"].batch.tolist() == [0] * 5 + [1] * 5 + [2] * 5
     assert batch[SEES].edge_index[1].max().item() == 14  # word indices offset per graph
+    assert batch.quality.shape == (3, QUALITY_FEATURES) and batch["word"].match.shape == (15,)
 
 
 def test_normalise():

@@ -74,3 +74,90 @@ def test_concept_kinds_reach_the_fused_states(tiny_data, tiny_labels):
         model.kind_embedding.weight[1:].normal_()
     assert not torch.allclose(before, model.word_representations(batch))
     assert "kind_embedding.weight" not in TestGraphMNERGNN().make(tiny_labels).state_dict()
+
+
+class TestGraphMNERNoiseGate(BaseModelTest):
+    model_name = "graphmner"
+    model_changes = {"fusion": "gnn", "channels": 32, "heads": 2, "noise_gate": True}
+
+
+class TestGraphMNERImageWordBias(BaseModelTest):
+    model_name = "graphmner"
+    model_changes = {"fusion": "gnn", "channels": 32, "heads": 2, "image_word_bias": True}
+
+
+def test_noise_gate_reads_image_types_and_scales_the_gate(tiny_data, tiny_labels):
+    from graphmner.vision.image_types import TYPE_NAMES
+
+    t = TestGraphMNERNoiseGate()
+    model = t.make(tiny_labels).eval()
+    batch = collate(t.examples(model, tiny_data, "test", 6))
+    has_types = batch.graph.quality[:, -1] == 1
+    assert bool(has_types.all())  # every tiny test tweet has a caption, so its image type is scored
+    model.word_representations(batch)
+    # starts as the default model's gate times σ(3), the same for every tweet
+    assert torch.allclose(model.last_quality, torch.sigmoid(torch.tensor(3.0)).expand(6))
+    assert torch.allclose(model.last_gate, torch.sigmoid(torch.tensor(-3.0)) * torch.sigmoid(torch.tensor(3.0)))
+    with torch.no_grad():
+        model.quality[2].weight.normal_()
+    model.word_representations(batch)
+    assert model.last_quality.unique().numel() > 1  # now it depends on the evidence
+    records = model.tweet_records(batch)
+    assert [r["id"] for r in records] == [tw.id for tw in batch.tweets]
+    assert all(r["image_type"] in TYPE_NAMES and 0 < r["quality"] < 1 and 0 < r["gate"] < 1 for r in records)
+    assert "quality.0.weight" not in TestGraphMNERGNN().make(tiny_labels).state_dict()
+
+
+def test_image_word_bias_opens_the_gate_of_matching_words(tiny_data, tiny_labels):
+    t = TestGraphMNERImageWordBias()
+    model = t.make(tiny_labels).eval()
+    batch = collate(t.examples(model, tiny_data, "test", 12))
+    match = batch.graph["word"].match
+    assert bool((match > 0).any()) and bool((match == 0).any())
+    model.word_representations(batch)
+    base = torch.sigmoid(torch.tensor(-3.0))
+    # cosine weight starts at 0: an unmatched word keeps the default gate, a matched one is opened by 2 · match
+    assert torch.allclose(model.last_gate[match == 0], base)
+    assert torch.allclose(model.last_gate[match == 1], torch.sigmoid(torch.tensor(-1.0)))
+    with torch.no_grad():
+        model.match_bias[1] = 1.0
+    model.word_representations(batch)
+    assert not torch.allclose(model.last_gate[match == 0], base)  # now every word's closest node counts
+
+
+def test_training_writes_per_tweet_gate_records(tmp_path):
+    import json
+
+    from graphmner.cli import main
+    from tests.conftest import TINY_DATA, TINY_ENCODER
+
+    assert main(["train", "--model", "graphmner", "--data-dir", str(TINY_DATA), "--epochs", "1", "--no-mlflow",
+                 "--device", "cpu", "--output-dir", str(tmp_path), f"model.encoder_overrides={json.dumps(TINY_ENCODER)}",
+                 "model.pretrained=false", "model.channels=16", "model.heads=2", "model.noise_gate=true"]) == 0
+    lines = (tmp_path / "predictions" / "test_tweets.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 12 and {"id", "gate", "quality", "image_type"} <= set(records[0])
+
+
+class TestGraphMNERKnowledge(BaseModelTest):
+    model_name = "graphmner"
+    model_changes = {"fusion": "gnn", "channels": 32, "heads": 2, "knowledge": True}
+
+    def test_empty_evidence_is_the_text_path(self, tiny_data, tiny_labels):
+        # knowledge comes from the text: a tweet without an image still fuses its gazetteer matches, and a
+        # tweet with neither keeps exactly its text states
+        from graphmner.data.conll import Tweet
+        from graphmner.graph.builder import KNOWLEDGE
+        from graphmner.vision.evidence import VisualEvidence
+
+        model = self.make(tiny_labels).eval()
+        tweets = [Tweet("a", ["Visit", "Paris", "now"], ["O"] * 3, "a"), Tweet("b", ["no", "names", "here"],
+                                                                                 ["O"] * 3, "b")]
+        batch = collate(model.featurizer()(tweets, [VisualEvidence("a"), VisualEvidence("b")]))
+        assert set(batch.graph[KNOWLEDGE].batch.tolist()) == {0}  # Paris (a place, and a first name too)
+        fused, text = model.word_representations(batch), model.text_states(batch)
+        assert not torch.allclose(fused[0, :3], text[0, :3]) and torch.equal(fused[1, :3], text[1, :3])
+
+
+class TestGraphMNERKnowledgeAttention(TestGraphMNERKnowledge):
+    model_changes = {"fusion": "attention", "channels": 32, "heads": 2, "knowledge": True}
