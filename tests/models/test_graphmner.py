@@ -5,24 +5,26 @@ from graphmner.data.collate import collate
 from tests.models.base_model_test import BaseModelTest
 
 
+# Each feature is tested on its own (knowledge nodes, on by default, off), then with the defaults
+# (TestGraphMNERKnowledge).
 class TestGraphMNERGNN(BaseModelTest):
     model_name = "graphmner"
-    model_changes = {"fusion": "gnn", "conv": "gatv2", "channels": 32, "heads": 2}
+    model_changes = {"fusion": "gnn", "conv": "gatv2", "channels": 32, "heads": 2, "knowledge": False}
 
 
 class TestGraphMNERTransformerConv(BaseModelTest):
     model_name = "graphmner"
-    model_changes = {"fusion": "gnn", "conv": "transformer", "channels": 32, "heads": 2, "layers": 1}
+    model_changes = {"fusion": "gnn", "conv": "transformer", "channels": 32, "heads": 2, "layers": 1, "knowledge": False}
 
 
 class TestGraphMNERSage(BaseModelTest):
     model_name = "graphmner"
-    model_changes = {"fusion": "gnn", "conv": "sage", "channels": 32, "layers": 3}
+    model_changes = {"fusion": "gnn", "conv": "sage", "channels": 32, "layers": 3, "knowledge": False}
 
 
 class TestGraphMNERAttention(BaseModelTest):
     model_name = "graphmner"
-    model_changes = {"fusion": "attention", "channels": 32, "heads": 2}
+    model_changes = {"fusion": "attention", "channels": 32, "heads": 2, "knowledge": False}
 
 
 def test_unknown_fusion_is_an_error(tiny_labels):
@@ -58,7 +60,7 @@ def test_capacity_control_fuses_tweets_without_evidence(tiny_data, tiny_labels):
 
 class TestGraphMNERConceptKinds(BaseModelTest):
     model_name = "graphmner"
-    model_changes = {"fusion": "gnn", "channels": 32, "heads": 2, "concept_kinds": True}
+    model_changes = {"fusion": "gnn", "channels": 32, "heads": 2, "concept_kinds": True, "knowledge": False}
 
 
 def test_concept_kinds_reach_the_fused_states(tiny_data, tiny_labels):
@@ -78,12 +80,12 @@ def test_concept_kinds_reach_the_fused_states(tiny_data, tiny_labels):
 
 class TestGraphMNERNoiseGate(BaseModelTest):
     model_name = "graphmner"
-    model_changes = {"fusion": "gnn", "channels": 32, "heads": 2, "noise_gate": True}
+    model_changes = {"fusion": "gnn", "channels": 32, "heads": 2, "noise_gate": True, "knowledge": False}
 
 
 class TestGraphMNERImageWordBias(BaseModelTest):
     model_name = "graphmner"
-    model_changes = {"fusion": "gnn", "channels": 32, "heads": 2, "image_word_bias": True}
+    model_changes = {"fusion": "gnn", "channels": 32, "heads": 2, "image_word_bias": True, "knowledge": False}
 
 
 def test_noise_gate_reads_image_types_and_scales_the_gate(tiny_data, tiny_labels):
