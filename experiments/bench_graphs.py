@@ -23,12 +23,17 @@ def main() -> None:
     parser.add_argument("--split", default="train")
     parser.add_argument("--cross-edges", default="all", choices=("all", "match"))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--knowledge", action="store_true", help="with knowledge (gazetteer) nodes, graphmner's default")
     args = parser.parse_args()
     torch.set_num_threads(1)
     data = load_dataset(args.dataset, splits=(args.split,))
     tweets = data[args.split]
     evidence = dataset_evidence(data, ["captions"])[0][args.split]
     config = GraphConfig(cross_edges=args.cross_edges)
+    if args.knowledge:
+        from graphmner.graph.knowledge import load_gazetteer
+
+        config.knowledge = load_gazetteer()
     rates = []
     for _ in range(args.repeat):
         start = time.perf_counter()

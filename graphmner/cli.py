@@ -230,11 +230,15 @@ def _build_graphs(args: argparse.Namespace) -> int:
     sources = parse_sources(args.evidence)
     evidence = dataset_evidence(data, sources, detections=args.detections)[0][args.split]
     tweets, config = data[args.split], GraphConfig(cross_edges=args.cross_edges)
+    if not args.no_knowledge:  # graphmner's default graph has knowledge nodes
+        from graphmner.graph.knowledge import load_gazetteer
+
+        config.knowledge = load_gazetteer()
     start = time.perf_counter()
     graphs = {t.id: build_graph(t, e, config) for t, e in zip(tweets, evidence)}
     seconds = time.perf_counter() - start
     save_graphs(args.output, graphs, {"dataset": data.name, "split": args.split, "evidence": sources,
-                                      "cross_edges": args.cross_edges})
+                                      "cross_edges": args.cross_edges, "knowledge": not args.no_knowledge})
     print(f"{len(graphs)} graphs of {data.name}/{args.split} in {seconds:.2f}s "
           f"({len(graphs) / seconds:.0f} tweets/s) -> {args.output}")
     if args.networkx:
@@ -327,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     bg.add_argument("--output", required=True, help="graphs file (torch format, loads with weights_only=True)")
     bg.add_argument("--networkx", metavar="TWEET_ID", help="also export this tweet's graph as networkx JSON")
     bg.add_argument("--networkx-output", help="where (default: next to --output)")
+    bg.add_argument("--no-knowledge", action="store_true",
+                    help="leave out the knowledge (gazetteer) nodes, as model.knowledge=false")
     bg.set_defaults(func=_build_graphs)
 
     pr = sub.add_parser("predict", help="tag a text (JSON out) or a CoNLL file, with the evidence the model "

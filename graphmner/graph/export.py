@@ -14,7 +14,8 @@ import torch
 from torch_geometric.data import HeteroData
 
 from graphmner.data.conll import Tweet
-from graphmner.graph.builder import OBJECT, WORD
+from graphmner.graph.builder import KNOWLEDGE, NAMES, OBJECT, WORD
+from graphmner.graph.knowledge import KNOWLEDGE_KINDS
 from graphmner.vision.evidence import CONCEPT_KINDS, VisualEvidence, concept_kind
 
 _NODE_KEYS = ("box", "has_box", "score", "kind")
@@ -54,9 +55,10 @@ def load_graphs(path: str | Path) -> tuple[dict[str, HeteroData], dict]:
 def to_networkx(tweet: Tweet, evidence: VisualEvidence | None, graph: HeteroData):
     """A ``networkx.MultiDiGraph`` of one tweet's graph.
 
-    Nodes ``w{i}`` (``type="word"``, ``text``, ``tag``) and ``o{j}`` (``type="object"``,
-    ``text``, ``source``, ``kind``, ``score``, ``box``); edges carry ``type`` (``next``,
-    ``sees``, ``seen_by``, ``near``) and, for cross-modal edges, ``exact``/``partial``.
+    Nodes ``w{i}`` (``type="word"``, ``text``, ``tag``), ``o{j}`` (``type="object"``,
+    ``text``, ``source``, ``kind``, ``score``, ``box``) and, with knowledge nodes, ``k{j}``
+    (``type="knowledge"``, ``kind``, ``text`` = the words matched); edges carry ``type`` (``next``,
+    ``sees``, ``seen_by``, ``near``, ``names``, ``named_by``) and, for cross-modal edges, ``exact``/``partial``.
     """
     import networkx as nx
 
@@ -70,6 +72,14 @@ def to_networkx(tweet: Tweet, evidence: VisualEvidence | None, graph: HeteroData
         g.add_node(f"o{j}", type=OBJECT, text=obj.label, source=obj.source, score=obj.score,
                    kind=CONCEPT_KINDS[concept_kind(obj.label)],
                    box=",".join(f"{v:.3f}" for v in obj.box_xyxyn) if obj.box_xyxyn else "")
+    if KNOWLEDGE in graph.node_types:  # gazetteer matches: text = the words they cover
+        covered: dict[int, list[int]] = {}
+        for a, b in graph[NAMES].edge_index.t().tolist():
+            covered.setdefault(a, []).append(b)
+        prefix[KNOWLEDGE] = "k"
+        for j, kind in enumerate(graph[KNOWLEDGE].kind.tolist()):
+            g.add_node(f"k{j}", type=KNOWLEDGE, kind=KNOWLEDGE_KINDS[kind],
+                       text=" ".join(tweet.tokens[w] for w in sorted(covered.get(j, []))))
     for src_type, relation, dst_type in graph.edge_types:
         store = graph[(src_type, relation, dst_type)]
         attrs = store.edge_attr.tolist() if "edge_attr" in store else None

@@ -29,7 +29,8 @@ def _images(outputs: list[dict]) -> int:
 def test_graph_inspection(monkeypatch):
     outputs = _run("graph_inspection", monkeypatch)
     text = _text(outputs)
-    assert "word nodes" in text and "gold:" in text and "predicted:" in text
+    assert "word nodes" in text and "gold:" in text and "predicted:" in text and "record:" in text
+    assert "knowledge: [('Liam', 'first name')" in text  # the default graph's gazetteer nodes are drawn
     assert _images(outputs) == 2  # the image with boxes, the graph
 
 

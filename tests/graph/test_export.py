@@ -25,3 +25,18 @@ def test_networkx_export_names_nodes_and_edge_types():
     types = {d["type"] for _, _, d in g.edges(data=True)}
     assert types == {"next", "sees", "seen_by", "near"}
     assert g.number_of_edges() == 8 + 35 + 35 + 8
+
+
+def test_networkx_export_has_knowledge_nodes():
+    from graphmner.data.conll import Tweet
+    from graphmner.graph.builder import GraphConfig, build_graph
+    from graphmner.graph.export import to_networkx
+    from graphmner.graph.knowledge import FIRST_NAME, PLACE, Gazetteer
+
+    tweet = Tweet("1", ["Kawhi", "in", "New", "York"], ["B-PER", "O", "B-LOC", "I-LOC"])
+    gazetteer = Gazetteer({"kawhi": (FIRST_NAME,), "new york": (PLACE,)})
+    g = to_networkx(tweet, None, build_graph(tweet, None, GraphConfig(knowledge=gazetteer)))
+    known = {n: (d["text"], d["kind"]) for n, d in g.nodes(data=True) if d["type"] == "knowledge"}
+    assert known == {"k0": ("New York", "place"), "k1": ("Kawhi", "first name")}
+    assert {(a, b) for a, b, d in g.edges(data=True) if d["type"] == "names"} == {("k0", "w2"), ("k0", "w3"),
+                                                                                   ("k1", "w0")}
