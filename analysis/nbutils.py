@@ -24,7 +24,9 @@ def small_model(model: str, dataset: str, seed: int = 1, output_dir: str | Path 
     from graphmner.config import load_config
     from graphmner.training.experiment import run_experiment
 
-    out = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix=f"graphmner-{model}-"))
+    # a fresh temporary folder ($GRAPHMNER_NOTEBOOK_RUNS, else the system's), kept while the notebook uses it
+    out = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix=f"graphmner-{model}-",
+                                                                      dir=os.environ.get("GRAPHMNER_NOTEBOOK_RUNS")))
     settings = ["train.batch_size=8", "train.num_threads=2"]
     if SMALL:
         settings += [f"model.encoder_overrides={TINY_ENCODER}", "model.pretrained=false", "train.lr_encoder=1e-3",

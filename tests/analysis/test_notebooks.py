@@ -8,8 +8,9 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 
-def _run(name: str, monkeypatch) -> list[dict]:
+def _run(name: str, monkeypatch, tmp_path) -> list[dict]:
     monkeypatch.setenv("GRAPHMNER_NOTEBOOK_SMALL", "1")
+    monkeypatch.setenv("GRAPHMNER_NOTEBOOK_RUNS", str(tmp_path))  # the small models' folders: pytest cleans up
     monkeypatch.setenv("TQDM_DISABLE", "1")
     book = nbformat.read(ROOT / "analysis" / f"{name}.ipynb", as_version=4)
     assert all(not cell.get("outputs") for cell in book.cells if cell.cell_type == "code"), "outputs committed"
@@ -26,23 +27,23 @@ def _images(outputs: list[dict]) -> int:
     return sum("image/png" in o.get("data", {}) for o in outputs)
 
 
-def test_graph_inspection(monkeypatch):
-    outputs = _run("graph_inspection", monkeypatch)
+def test_graph_inspection(monkeypatch, tmp_path):
+    outputs = _run("graph_inspection", monkeypatch, tmp_path)
     text = _text(outputs)
     assert "word nodes" in text and "gold:" in text and "predicted:" in text and "record:" in text
     assert "knowledge: [('Liam', 'first name')" in text  # the default graph's gazetteer nodes are drawn
     assert _images(outputs) == 2  # the image with boxes, the graph
 
 
-def test_error_analysis(monkeypatch):
-    outputs = _run("error_analysis", monkeypatch)
+def test_error_analysis(monkeypatch, tmp_path):
+    outputs = _run("error_analysis", monkeypatch, tmp_path)
     text = _text(outputs)
     assert "twitter2017/test: 60 tweets" in text and "confusion" in text and "bert_crf right" in text
     assert _images(outputs) == 1
 
 
-def test_ablations(monkeypatch):
-    outputs = _run("ablations", monkeypatch)
+def test_ablations(monkeypatch, tmp_path):
+    outputs = _run("ablations", monkeypatch, tmp_path)
     text = _text(outputs)
     assert "| bert_crf |" in text and "| graphmner.fusion-attention |" in text
     assert _images(outputs) == 2
