@@ -23,3 +23,17 @@ def uninterrupted(tmp_path_factory):
     out = tmp_path_factory.mktemp("whole")
     assert main(["train", *ARGS, "--no-mlflow", "--output-dir", str(out)]) == 0
     return out
+
+
+def resume_logging_to(out, uri: str) -> int:
+    """``graphmner train --resume OUT`` with MLflow writing to ``uri`` (the store the interrupted run used)."""
+    import os
+
+    import mlflow
+
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        return main(["train", "--resume", str(out)])
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+        mlflow.set_tracking_uri(None)

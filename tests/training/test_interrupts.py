@@ -6,9 +6,8 @@ import sys
 
 import mlflow
 
-from graphmner.cli import main
 from graphmner.training.checkpoint import latest_checkpoint
-from tests.training.conftest import ARGS, run_metrics
+from tests.training.conftest import ARGS, resume_logging_to, run_metrics
 
 # After epoch 2 is checkpointed and logged, the process sends itself SIGINT, which is what Ctrl-C in a
 # terminal does (Python raises KeyboardInterrupt wherever the main thread is); or raises a crash.
@@ -49,12 +48,7 @@ def test_ctrl_c_marks_the_run_killed_and_the_checkpoint_resumes(uninterrupted, t
     assert run.info.status == "KILLED" and run.data.tags["error"].startswith("KeyboardInterrupt")
     assert latest_checkpoint(out).name == "epoch-2" and not (out / "metrics.json").exists()
 
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    try:
-        assert main(["train", "--resume", str(out)]) == 0
-    finally:
-        del os.environ["MLFLOW_TRACKING_URI"]
-        mlflow.set_tracking_uri(None)
+    assert resume_logging_to(out, uri) == 0
     assert run_metrics(out) == run_metrics(uninterrupted)
     assert client.get_run(run_id).info.status == "FINISHED"
     assert [m.step for m in client.get_metric_history(run_id, "dev_f1")] == [1, 2, 3, 4]

@@ -6,7 +6,7 @@ import sys
 
 from graphmner.cli import main
 from graphmner.training.checkpoint import CHECKPOINTS, latest_checkpoint
-from tests.training.conftest import ARGS, run_metrics
+from tests.training.conftest import ARGS, resume_logging_to, run_metrics
 
 # kill -9 right after epoch 2 was checkpointed and logged: nothing gets to clean up
 KILLER = """
@@ -38,12 +38,7 @@ def test_killed_run_resumes_to_the_same_end(uninterrupted, tmp_path):
     run_id = (out / "mlflow_run_id").read_text().strip()
     assert client.get_run(run_id).info.status == "RUNNING"  # kill -9 left it so
 
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    try:
-        assert main(["train", "--resume", str(out)]) == 0
-    finally:
-        del os.environ["MLFLOW_TRACKING_URI"]
-        mlflow.set_tracking_uri(None)
+    assert resume_logging_to(out, uri) == 0
     assert run_metrics(out) == run_metrics(uninterrupted)
     assert (out / "predictions" / "test.conll").read_text() == (uninterrupted / "predictions" / "test.conll").read_text()
     run = client.get_run(run_id)  # the same MLflow run, finished, every epoch logged once
