@@ -112,6 +112,15 @@ class ReadReport:
         return text
 
 
+def read_text_strict(path: Path, encoding: str = "utf-8") -> str:
+    """A file's text; invalid UTF-8 is a :class:`ConllFormatError` naming the line (for line-based formats)."""
+    try:
+        return path.read_text(encoding=encoding)
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[:err.start].count(b"\n") + 1
+        raise ConllFormatError(path, line, f"not valid UTF-8 ({err.reason})") from None
+
+
 def _decode_lines(path: Path) -> Iterable[tuple[int, str]]:
     """Yield (1-based line number, text without line end); strict UTF-8."""
     raw = path.read_bytes()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from graphmner.data.conll import ConllFormatError
+from graphmner.data.conll import ConllFormatError, read_text_strict
 from graphmner.vision.sources import SourceReport
 
 _LINE = re.compile(r"^(?P<id>[^\s]+?)\.(?:jpe?g|png|gif) ?:(?P<caption>.*)$", re.IGNORECASE)
@@ -23,11 +23,7 @@ def read_captions(path: str | Path, report: SourceReport | None = None) -> dict[
     if not path.is_file():
         raise FileNotFoundError(f"caption file not found: {path}")
     report = report if report is not None else SourceReport("captions", str(path))
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = path.read_bytes()[:err.start].count(b"\n") + 1
-        raise ConllFormatError(path, line, f"not valid UTF-8 ({err.reason})") from None
+    text = read_text_strict(path, encoding="utf-8-sig")
     captions: dict[str, str] = {}
     first_seen: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from graphmner.data.conll import ConllFormatError
+from graphmner.data.conll import ConllFormatError, read_text_strict
 from graphmner.vision.evidence import VisualObject
 from graphmner.vision.images import UnreadableImageError, list_images, open_image
 from graphmner.vision.sources import SourceReport
@@ -125,12 +125,7 @@ def read_detections(path: str | Path, report: SourceReport | None = None
     detections: dict[str, list[VisualObject]] = {}
     errors: dict[str, str] = {}
     seen: dict[str, tuple[int, str]] = {}  # image id -> (line, text) of its entry
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as err:
-        raise ConllFormatError(path, path.read_bytes()[:err.start].count(b"\n") + 1,
-                               f"not valid UTF-8 ({err.reason})") from None
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(read_text_strict(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
