@@ -71,7 +71,9 @@ class GraphMNERConfig(TaggerConfig):
 class _TypedFeaturizer(Featurizer):
     """Scores each caption's image type (cached on disk) before building the graphs (noise gate)."""
 
-    image_types = "minilm"
+    def __init__(self, *args, image_types: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.image_types = image_types
 
     def __call__(self, tweets, evidence=None):
         from graphmner.vision.image_types import with_type_scores
@@ -127,13 +129,11 @@ class GraphMNER(Tagger):
             from graphmner.graph.knowledge import load_gazetteer
 
             graph_config.knowledge = load_gazetteer()
-        if not self.config.noise_gate:
-            return Featurizer(self.tokenizer, self.labels, self.config.max_length,
-                              graph_builder=partial(build_graph, cfg=graph_config))
-        featurizer = _TypedFeaturizer(self.tokenizer, self.labels, self.config.max_length,
-                                      graph_builder=partial(build_graph, cfg=graph_config))
-        featurizer.image_types = self.config.image_type_encoder
-        return featurizer
+        args = (self.tokenizer, self.labels, self.config.max_length)
+        builder = partial(build_graph, cfg=graph_config)
+        if self.config.noise_gate:
+            return _TypedFeaturizer(*args, graph_builder=builder, image_types=self.config.image_type_encoder)
+        return Featurizer(*args, graph_builder=builder)
 
     def word_representations(self, batch: Batch) -> Tensor:
         """``(B, W, H)`` word states after fusion."""
