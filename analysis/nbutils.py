@@ -11,6 +11,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from graphmner.config import load_config
+from graphmner.training.run import run_training
+
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = os.environ.get("GRAPHMNER_NOTEBOOK_SMALL") == "1"
 TINY_ENCODER = '{"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}'
@@ -20,10 +23,7 @@ def small_model(model: str, dataset: str, seed: int = 1, output_dir: str | Path 
                 mlflow_uri: str | None = None, experiment: str = "notebook", tags: dict[str, str] | None = None,
                 overrides: list[str] = ()):
     """Train ``model`` briefly on ``dataset`` and return the output folder (``<dir>/model`` loads with
-    ``Tagger.from_pretrained``). MLflow logging only when ``mlflow_uri`` is given."""
-    from graphmner.config import load_config
-    from graphmner.training.experiment import run_experiment
-
+    ``Predictor.from_pretrained``). MLflow logging only when ``mlflow_uri`` is given."""
     # a fresh temporary folder ($GRAPHMNER_NOTEBOOK_RUNS, else the system's), kept while the notebook uses it
     out = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix=f"graphmner-{model}-",
                                                                       dir=os.environ.get("GRAPHMNER_NOTEBOOK_RUNS")))
@@ -38,5 +38,5 @@ def small_model(model: str, dataset: str, seed: int = 1, output_dir: str | Path 
     config = load_config(None, {"model": {"name": model}, "data": {"dataset": dataset, "limit": 40 if SMALL else 800},
                                 "train": {"epochs": 1, "seed": seed, "device": "cpu"}, "mlflow": mlflow,
                                 "output_dir": str(out)}, overrides=[*settings, *overrides])
-    run_experiment(config)
+    run_training(config)
     return out

@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         types = Counter(s.type for t in tweets for s in tags_to_spans(t.tags))
         with_caption = sum(t.image_id in captions for t in tweets)
         with_image = sum(t.image_id in images for t in tweets)
-        print(f"{split:>5}: {len(tweets)} tweets, {sum(len(t) for t in tweets)} words, longest {max(map(len, tweets))}; "
+        words, longest = sum(len(t) for t in tweets), max(map(len, tweets))
+        print(f"{split:>5}: {len(tweets)} tweets, {words} words, longest {longest}; "
               f"entities {dict(sorted(types.items()))}; caption {with_caption}/{len(tweets)}, "
               f"image {with_image}/{len(tweets)}; stray I- tags repaired to B- {summary[split]['repaired_tags']}")
         unseen = set(types) - train_types

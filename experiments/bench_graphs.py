@@ -13,8 +13,8 @@ import time
 import torch
 
 from graphmner.data.datasets import load_dataset
+from graphmner.evidence.visual import dataset_evidence
 from graphmner.graph.builder import GraphConfig, build_graph
-from graphmner.vision.evidence import dataset_evidence
 
 
 def main() -> None:
@@ -23,7 +23,8 @@ def main() -> None:
     parser.add_argument("--split", default="train")
     parser.add_argument("--cross-edges", default="all", choices=("all", "match"))
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--knowledge", action="store_true", help="with knowledge (gazetteer) nodes, graphmner's default")
+    parser.add_argument("--knowledge", action="store_true",
+                        help="with knowledge (gazetteer) nodes, graphmner's default")
     args = parser.parse_args()
     torch.set_num_threads(1)
     data = load_dataset(args.dataset, splits=(args.split,))

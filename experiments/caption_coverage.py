@@ -10,8 +10,8 @@ from collections import Counter
 
 from graphmner.data.datasets import load_dataset
 from graphmner.data.labels import tags_to_spans
+from graphmner.evidence.visual import dataset_evidence
 from graphmner.graph.builder import SEES, GraphConfig, build_graph
-from graphmner.vision.evidence import dataset_evidence
 
 
 def main() -> None:
@@ -30,7 +30,8 @@ def main() -> None:
             total[span.type] += 1
             covered[span.type] += any(i in matched for i in range(span.start, span.end))
     n, k = sum(total.values()), sum(covered.values())
-    print(f"{args.dataset}/{args.split}: {k}/{n} entities ({100 * k / n:.1f}%) have a word matched by a caption concept")
+    print(f"{args.dataset}/{args.split}: {k}/{n} entities ({100 * k / n:.1f}%) have a word matched by a caption "
+          f"concept")
     for kind in sorted(total):
         print(f"  {kind}: {covered[kind]}/{total[kind]} ({100 * covered[kind] / total[kind]:.1f}%)")
 

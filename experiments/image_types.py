@@ -13,8 +13,9 @@ import random
 from collections import Counter
 
 from graphmner.data.datasets import load_dataset
-from graphmner.vision.evidence import dataset_evidence
-from graphmner.vision.image_types import TYPE_NAMES, image_type, with_type_scores
+from graphmner.evidence.image_types import TYPE_NAMES, image_type
+from graphmner.evidence.visual import dataset_evidence
+from graphmner.nn.zero_shot import with_type_scores
 
 
 def main() -> None:

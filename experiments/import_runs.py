@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+
 def variant_of(name: str) -> str:
     return name.rsplit("-", 2)[0] if re.fullmatch(r".+-[^-]+-s\d+", name) else name
 

@@ -11,8 +11,8 @@ sample std, s/epoch.
 from __future__ import annotations
 
 import argparse
-import re
 import json
+import re
 import statistics
 from collections import defaultdict
 from pathlib import Path

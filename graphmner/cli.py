@@ -1,20 +1,43 @@
-"""``graphmner`` command line: train, evaluate, predict, detect, extract-features, build-graphs."""
+"""``graphmner`` command line: train, evaluate, predict, detect, extract-features, build-graphs.
+
+A thin face over the package: each command parses its flags, calls the Python API
+(:func:`~graphmner.training.run.run_training`, :class:`~graphmner.predictor.Predictor`, ...)
+and prints; bad input ends in one line naming what is wrong, not a traceback.
+"""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
+import time
 from pathlib import Path
+
+import networkx as nx
+import torch
+
+from graphmner.config import load_config
+from graphmner.data.conll import check_entity_types, read_conll, write_conll
+from graphmner.data.datasets import load_dataset
+from graphmner.data.labels import tags_to_spans
+from graphmner.eval.metrics import entity_scores, format_report
+from graphmner.evidence.visual import dataset_evidence, parse_sources
+from graphmner.formats import FormatError
+from graphmner.graph.builder import GraphConfig, build_graph
+from graphmner.graph.export import save_graphs, to_networkx
+from graphmner.graph.knowledge import load_gazetteer
+from graphmner.predictor import Predictor
+from graphmner.training.distributed import dist_env
+from graphmner.training.run import run_training
+from graphmner.training.trainer import evaluate
+from graphmner.vision.captions import read_captions
+from graphmner.vision.detector import detect_images
+from graphmner.vision.features import extract_features
 
 log = logging.getLogger("graphmner")
 
 
 def _train(args: argparse.Namespace) -> int:
-    from graphmner.config import load_config
-    from graphmner.training.experiment import run_experiment
-
     flags: dict = {}
     for flag, (section, key) in {"model": ("model", "name"), "encoder": ("model", "encoder"),
                                  "dataset": ("data", "dataset"), "data_dir": ("data", "data_dir"),
@@ -29,8 +52,6 @@ def _train(args: argparse.Namespace) -> int:
     if args.no_mlflow:
         flags.setdefault("mlflow", {})["enabled"] = False
     if args.evidence is not None:
-        from graphmner.vision.evidence import parse_sources
-
         flags.setdefault("model", {})["evidence"] = parse_sources(args.evidence)
     if args.evidence_shuffle:
         flags.setdefault("data", {})["evidence_shuffle"] = True
@@ -51,9 +72,7 @@ def _train(args: argparse.Namespace) -> int:
     else:
         config = load_config(args.config, flags, overrides=args.overrides)
     args.run_folder = config.output_dir  # for the hint after a Ctrl-C
-    result = run_experiment(config, resume=bool(args.resume))
-    from graphmner.training.distributed import dist_env
-
+    result = run_training(config, resume=bool(args.resume))
     if not dist_env().is_main:
         return 0
     test = result.metrics["test"]
@@ -63,27 +82,13 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_model(model_dir: str, device: str):
-    from graphmner.models.base import Tagger
-    from graphmner.training.trainer import resolve_device
-
-    dev = resolve_device(device)
-    return Tagger.from_pretrained(model_dir).to(dev), dev
-
-
 def _evaluate(args: argparse.Namespace) -> int:
-    from graphmner.data.conll import check_entity_types, write_conll
-    from graphmner.data.datasets import load_dataset
-    from graphmner.eval.metrics import format_report
-    from graphmner.training.trainer import evaluate
-
-    model, device = _load_model(args.model_dir, args.device)
+    predictor = Predictor.from_pretrained(args.model_dir, args.device)
+    model, device = predictor.model, predictor.device
     data = load_dataset(args.dataset, args.data_dir, splits=(args.split,))
     check_entity_types(data[args.split], model.labels.entity_types, f"the model's labels ({args.model_dir})")
     evidence = None
     if model.needs_evidence:
-        from graphmner.vision.evidence import dataset_evidence
-
         evidence = dataset_evidence(data, model.evidence_sources, detections=args.detections,
                                     features=args.features)[0][args.split]
     examples = model.featurizer()(data[args.split], evidence)
@@ -99,106 +104,40 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from graphmner.data.conll import Tweet, read_conll, write_conll
-    from graphmner.data.labels import tags_to_spans
-    from graphmner.data.tokenize import tokenize_tweet
-    from graphmner.training.trainer import predict
-
     text_only = {"--image": args.image, "--caption": args.caption}
     file_only = {"--output": args.output, "--image-dir": args.image_dir, "--captions": args.captions}
     for flag, value in (file_only if args.text is not None else text_only).items():
         if value is not None:
             raise ValueError(f"{flag} goes with {'--input' if args.text is not None else '--text'}")
-    model, device = _load_model(args.model_dir, args.device)
+    predictor = Predictor.from_pretrained(args.model_dir, args.device, detections=args.detections,
+                                          features=args.features, captioner=args.captioner, detector=args.detector,
+                                          batch_size=args.batch_size)
     if args.text is not None:
-        tokens = tokenize_tweet(args.text)
-        if not tokens:
-            print(json.dumps({"tokens": [], "tags": [], "entities": []}))
-            return 0
-        image_id = Path(args.image).stem if args.image else "text"
-        tweets = [Tweet(id=image_id, tokens=tokens, image_id=image_id)]
-        images = {image_id: Path(args.image)} if args.image else {}
-        captions = {image_id: args.caption} if args.caption else {}
-    else:
-        tweets = read_conll(args.input, allow_untagged=True)
-        image_dir = Path(args.image_dir) if args.image_dir else None
-        images = {t.image_id: image_dir / f"{t.image_id}.jpg" for t in tweets
-                  if image_dir and (image_dir / f"{t.image_id}.jpg").is_file()}
-        from graphmner.vision.captions import read_captions
-
-        captions = read_captions(args.captions) if args.captions else {}
-    for path in images.values():
-        if not path.is_file():
-            raise FileNotFoundError(f"image not found: {path}")  # a path the user typed: a mistake, not data
-    evidence = None
-    if model.needs_evidence:
-        evidence = _make_evidence(args, model, tweets, images, captions, device)
-    unused = [flag for flag, value in (("--image/--image-dir", images), ("--caption/--captions", captions))
-              if value and not model.needs_evidence]
-    if captions and model.needs_evidence and "captions" not in model.evidence_sources:
-        unused.append("--caption/--captions")
-    if unused:
-        log.warning("%s unused: this %s model was trained with evidence %s", ", ".join(unused), model.name,
-                    model.evidence_sources or "none")
-    # the gold column (if any) is only for the score below: the model never sees it, whatever its types
-    untagged = [dataclasses.replace(t, tags=None) for t in tweets]
-    tags = predict(model, model.featurizer()(untagged, evidence), batch_size=args.batch_size, device=device)
-    if args.text is not None:
-        entities = [{"text": " ".join(tokens[s.start:s.end]), "type": s.type, "start": s.start, "end": s.end}
-                    for s in tags_to_spans(tags[0])]
-        print(json.dumps({"tokens": tokens, "tags": tags[0], "entities": entities}, ensure_ascii=False))
+        print(json.dumps(predictor(args.text, image=args.image, caption=args.caption), ensure_ascii=False))
         return 0
+    tweets = read_conll(args.input, allow_untagged=True)
+    image_dir = Path(args.image_dir) if args.image_dir else None
+    images = {t.image_id: image_dir / f"{t.image_id}.jpg" for t in tweets
+              if image_dir and (image_dir / f"{t.image_id}.jpg").is_file()}
+    captions = read_captions(args.captions) if args.captions else {}
+    tags = predictor.tag(tweets, images, captions)
     if args.output:
         write_conll(args.output, tweets, tags)
     entities = sum(len(tags_to_spans(t)) for t in tags)
     print(f"{args.input}: {len(tweets)} tweets, {entities} entities predicted"
           + (f" -> {args.output}" if args.output else ""))
     if all(t.tags is not None for t in tweets):
-        from graphmner.eval.metrics import entity_scores, format_report
-
-        unknown = sorted({g[2:] for t in tweets for g in t.tags if g != "O"} - set(model.labels.entity_types))
+        known = predictor.model.labels.entity_types
+        unknown = sorted({g[2:] for t in tweets for g in t.tags if g != "O"} - set(known))
         if unknown:  # the predictions are still useful; a score against types it cannot predict is not
             print(f"not scored: the gold tags have entity type(s) {unknown} this model was not trained on "
-                  f"(it knows {model.labels.entity_types})")
+                  f"(it knows {known})")
         else:
             print(format_report(entity_scores([t.tags for t in tweets], tags)), end="")
     return 0
 
 
-def _make_evidence(args: argparse.Namespace, model, tweets, images, captions, device):
-    """The evidence the model was trained with, for these tweets (see graphmner.inference)."""
-    from graphmner.inference import EvidenceMaker, load_evidence_record
-
-    sources = model.evidence_sources
-    detections = features = None
-    if args.detections:
-        from graphmner.vision.detector import read_detections
-
-        detections = read_detections(args.detections)[0]
-    if args.features:
-        from graphmner.vision.features import read_features
-
-        features = read_features(args.features)
-    record = load_evidence_record(args.model_dir)
-    maker = EvidenceMaker(sources, record, captions, args.captioner, detections or {}, args.detector, features,
-                          str(device))
-    evidence, report = maker(tweets, images)
-    log.info("evidence (%s): %s", ", ".join(sources), report.as_dict())
-    if maker.unreadable:
-        first = "; ".join(f"{i}: {why}" for i, why in list(maker.unreadable.items())[:3])
-        log.warning("%d image(s) could not be read and gave no evidence (%s)", len(maker.unreadable), first)
-    if report.empty:
-        hint = ""
-        if "captions" in sources and not captions and not args.captioner:
-            hint = " (the model uses captions: give --caption/--captions, or --captioner NAME to caption images)"
-        log.warning("%d of %d tweets have no visual evidence: tagged from their text alone%s", report.empty,
-                    report.tweets, hint)
-    return evidence
-
-
 def _detect(args: argparse.Namespace) -> int:
-    from graphmner.vision.detector import detect_images
-
     report = detect_images(args.image_dir, args.weights, args.output, conf=args.conf, batch=args.batch,
                            max_det=args.max_det, device=args.device)
     print(f"{report.summary()} -> {args.output}")
@@ -206,10 +145,6 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _extract_features(args: argparse.Namespace) -> int:
-    import torch
-
-    from graphmner.vision.features import extract_features
-
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     report = extract_features(args.image_dir, args.backbone, args.output, weights=args.weights, batch=args.batch,
                               device=device)
@@ -218,21 +153,11 @@ def _extract_features(args: argparse.Namespace) -> int:
 
 
 def _build_graphs(args: argparse.Namespace) -> int:
-    import json
-    import time
-
-    from graphmner.data.datasets import load_dataset
-    from graphmner.graph.builder import GraphConfig, build_graph
-    from graphmner.graph.export import save_graphs, to_networkx
-    from graphmner.vision.evidence import dataset_evidence, parse_sources
-
     data = load_dataset(args.dataset, args.data_dir, splits=(args.split,))
     sources = parse_sources(args.evidence)
     evidence = dataset_evidence(data, sources, detections=args.detections)[0][args.split]
     tweets, config = data[args.split], GraphConfig(cross_edges=args.cross_edges)
     if not args.no_knowledge:  # graphmner's default graph has knowledge nodes
-        from graphmner.graph.knowledge import load_gazetteer
-
         config.knowledge = load_gazetteer()
     start = time.perf_counter()
     graphs = {t.id: build_graph(t, e, config) for t, e in zip(tweets, evidence)}
@@ -242,8 +167,6 @@ def _build_graphs(args: argparse.Namespace) -> int:
     print(f"{len(graphs)} graphs of {data.name}/{args.split} in {seconds:.2f}s "
           f"({len(graphs) / seconds:.0f} tweets/s) -> {args.output}")
     if args.networkx:
-        import networkx as nx
-
         index = next((i for i, t in enumerate(tweets) if t.id == args.networkx), None)
         if index is None:
             raise KeyError(f"no tweet {args.networkx!r} in {data.name}/{args.split}")
@@ -377,11 +300,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("httpx", "urllib3", "alembic", "mlflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from graphmner.data.conll import ConllFormatError
-
     try:
         return args.func(args)
-    except (ConllFormatError, OSError, KeyError, ValueError) as err:  # bad input, a path, a full disk: one line
+    except (FormatError, OSError, KeyError, ValueError) as err:  # bad input, a path, a full disk: one line
         if args.verbose:
             raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else err

@@ -86,21 +86,10 @@ class ExperimentConfig:
     # where metrics.json, predictions and model/ are written
     output_dir: str = "runs/latest"
 
-    def model_config(self):
-        """The model's class and its typed config (defaults filled in)."""
-        from graphmner.models.base import get_model_class
-
-        values = dict(self.model)
-        cls = get_model_class(values.pop("name", "bert_crf"))
-        return cls, cls.config_class.from_dict(values)
-
-    def to_dict(self, resolve_model: bool = True) -> dict[str, Any]:
-        """Plain nested dict; with ``resolve_model`` the model section has every default."""
-        out = asdict(self)
-        if resolve_model:
-            cls, model_config = self.model_config()
-            out["model"] = {"name": cls.name, **asdict(model_config)}
-        return out
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict, the model section as given (:func:`graphmner.training.run.resolved_config`
+        fills in the model's defaults)."""
+        return asdict(self)
 
 
 def _build(cls, values: dict[str, Any], where: str):
@@ -152,7 +141,10 @@ def parse_override(text: str) -> dict[str, Any]:
 
 
 def load_config(path: str | Path | None = None, *deltas: dict[str, Any], overrides: list[str] = ()) -> ExperimentConfig:
-    """Defaults <- YAML file <- ``deltas`` (e.g. from CLI flags) <- dotted ``overrides``."""
+    """Defaults <- YAML file <- ``deltas`` (e.g. from CLI flags) <- dotted ``overrides``.
+
+    The ``model`` section is checked against the model's config when a run starts
+    (:func:`graphmner.models.base.model_config`), before any data is read."""
     values = asdict(ExperimentConfig())
     if path is not None:
         loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
@@ -163,10 +155,4 @@ def load_config(path: str | Path | None = None, *deltas: dict[str, Any], overrid
         values = _merge(values, delta)
     for text in overrides:
         values = _merge(values, parse_override(text))
-    config = _build(ExperimentConfig, values, "")
-    config.model_config()  # fail now, not after loading data, on an unknown model or model key
-    return config
-
-
-def save_config(config: ExperimentConfig, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+    return _build(ExperimentConfig, values, "")

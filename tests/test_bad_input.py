@@ -85,7 +85,7 @@ def test_counted_oddities_train_and_are_reported(data, tmp_path, caplog, monkeyp
 def test_predict_counts_an_unreadable_image_and_tags_from_text(tmp_path):
     """``predict --image``: a broken image gives that tweet no evidence, recorded with the reason."""
     from graphmner.data.conll import Tweet
-    from graphmner.inference import EvidenceMaker
+    from graphmner.evidence.making import EvidenceMaker
     from tests.conftest import RESOURCES
 
     (tmp_path / "empty.jpg").write_bytes(b"")

@@ -135,7 +135,8 @@ def test_overrides_may_come_between_flags(capsys):
                        "--epochs", "5", "model.heads=2"])
     assert args.overrides == ["model.layers=3", "train.seed=4", "model.heads=2"]
     assert args.evidence_shuffle and args.epochs == 5
-    for bad in (["train", "--epcohs", "5"], ["train", "--seed", "1", "model.layers=2", "--wat"], ["evaluate", "--model-dir", "m", "x=1"]):
+    for bad in (["train", "--epcohs", "5"], ["train", "--seed", "1", "model.layers=2", "--wat"],
+                ["evaluate", "--model-dir", "m", "x=1"]):
         with pytest.raises(SystemExit):
             parse_args(bad)
         assert "unrecognized arguments" in capsys.readouterr().err

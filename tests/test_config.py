@@ -1,6 +1,8 @@
 import pytest
 
 from graphmner.config import load_config, parse_override
+from graphmner.models.base import model_config
+from graphmner.training.run import resolved_config
 
 
 def test_layers_defaults_yaml_flags_overrides(tmp_path):
@@ -10,19 +12,20 @@ def test_layers_defaults_yaml_flags_overrides(tmp_path):
     assert config.train.epochs == 2  # flag beats YAML
     assert config.train.lr_head == 0.002 and config.train.lr_encoder == 3e-5
     assert config.data.limit is None and config.train.batch_size == 32
-    cls, model_config = config.model_config()
-    assert cls.name == "bert_crf" and model_config.dropout == 0.3 and model_config.encoder == "minilm"
-    resolved = config.to_dict()
+    cls, settings = model_config(config.model)
+    assert cls.name == "bert_crf" and settings.dropout == 0.3 and settings.encoder == "minilm"
+    resolved = resolved_config(config)
     assert resolved["model"]["name"] == "bert_crf" and resolved["model"]["max_length"] == 128
 
 
 def test_unknown_keys_are_errors_with_their_path(tmp_path):
     with pytest.raises(ValueError, match=r"train.epoch"):
         load_config(None, overrides=["train.epoch=3"])
+    # the model section is checked against the model's own config, before a run reads any data
     with pytest.raises(ValueError, match=r"BertCRF|TaggerConfig has no field\(s\) \['dropuot'\]"):
-        load_config(None, overrides=["model.dropuot=0.2"])
+        model_config(load_config(None, overrides=["model.dropuot=0.2"]).model)
     with pytest.raises(KeyError, match="unknown model"):
-        load_config(None, overrides=["model.name=nope"])
+        model_config(load_config(None, overrides=["model.name=nope"]).model)
 
 
 def test_parse_override_values():
@@ -41,4 +44,4 @@ def test_shipped_configs_load():
     configs = sorted((Path(__file__).parents[1] / "experiments" / "configs").glob("*.yaml"))
     assert configs
     for path in configs:
-        load_config(path)
+        model_config(load_config(path).model)

@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+
+from graphmner.formats import FormatError
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +44,8 @@ IMGID_PREFIX = "IMGID:"
 TAG_PATTERN = re.compile(r"^(O|[BI]-[^\s-][^\s]*)$")
 
 
-class ConllFormatError(ValueError):
+class ConllFormatError(FormatError):
     """A CoNLL file broke the format; the message names file and line."""
-
-    def __init__(self, path: str | Path, line: int, message: str):
-        self.path, self.line = str(path), line
-        super().__init__(f"{path}:{line}: {message}")
 
 
 @dataclass
@@ -110,15 +108,6 @@ class ReadReport:
             if n:
                 text += f"; {n} {what} (first at {', '.join(places)})"
         return text
-
-
-def read_text_strict(path: Path, encoding: str = "utf-8") -> str:
-    """A file's text; invalid UTF-8 is a :class:`ConllFormatError` naming the line (for line-based formats)."""
-    try:
-        return path.read_text(encoding=encoding)
-    except UnicodeDecodeError as err:
-        line = path.read_bytes()[:err.start].count(b"\n") + 1
-        raise ConllFormatError(path, line, f"not valid UTF-8 ({err.reason})") from None
 
 
 def _decode_lines(path: Path) -> Iterable[tuple[int, str]]:

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class LabelVocab:
         self._index = {tag: i for i, tag in enumerate(self.tags)}
 
     @classmethod
-    def from_tags(cls, tag_sequences: Iterable[Sequence[str]]) -> "LabelVocab":
+    def from_tags(cls, tag_sequences: Iterable[Sequence[str]]) -> LabelVocab:
         """The vocabulary of every entity type seen in ``tag_sequences``."""
         return cls({tag[2:] for tags in tag_sequences for tag in tags if tag != "O"})
 
@@ -85,7 +85,7 @@ class LabelVocab:
         Path(path).write_text(json.dumps({"tags": self.tags}, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "LabelVocab":
+    def load(cls, path: str | Path) -> LabelVocab:
         tags = json.loads(Path(path).read_text(encoding="utf-8"))["tags"]
         vocab = cls(t[2:] for t in tags if t != "O")
         if vocab.tags != tags:

@@ -17,8 +17,8 @@ each predicted entity pairs at most once.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from graphmner.data.labels import Span, tags_to_spans
 

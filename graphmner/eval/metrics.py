@@ -2,7 +2,7 @@
 both its boundaries and its type match exactly)."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2

@@ -5,18 +5,18 @@ experiments/bench_graphs.py): node features are filled in later from the
 encoder. Node types:
 
 - ``word``: one node per tweet word (node ``i`` is word ``i``).
-- ``object``: one node per :class:`~graphmner.vision.evidence.VisualObject`
+- ``object``: one node per :class:`~graphmner.evidence.visual.VisualObject`
   (caption concepts and detections). ``object.box`` ``(m, 4)`` holds the
   normalised box (zeros without one), ``object.has_box`` ``(m,)``,
   ``object.score`` ``(m,)`` the detector confidence (1 for caption concepts) and
   ``object.kind`` ``(m,)`` the entity kind the concept hints at (index into
-  :data:`~graphmner.vision.evidence.CONCEPT_KINDS`: other, person, place,
+  :data:`~graphmner.evidence.visual.CONCEPT_KINDS`: other, person, place,
   organisation, text), which models may embed.
 
 Graph-level and word attributes (read by the optional parts of graphmner):
 
 - ``quality`` ``(1, Q)``: what the evidence is like, for the noise gate: the
-  caption's image-type scores (:data:`~graphmner.vision.image_types.TYPE_NAMES`,
+  caption's image-type scores (:data:`~graphmner.evidence.image_types.TYPE_NAMES`,
   zeros when unknown), the number of objects / 16 (at most 1), the mean
   detector confidence (0 without detections), has-caption, has-type-scores.
 - ``word.match`` ``(n,)``: how strongly a word matches some evidence by string:
@@ -52,8 +52,8 @@ import torch
 from torch_geometric.data import HeteroData
 
 from graphmner.data.conll import Tweet
-from graphmner.vision.evidence import VisualEvidence, concept_kind
-from graphmner.vision.image_types import TYPE_NAMES
+from graphmner.evidence.image_types import TYPE_NAMES
+from graphmner.evidence.visual import VisualEvidence, concept_kind
 
 WORD, OBJECT = "word", "object"
 NEXT = (WORD, "next", WORD)
@@ -70,6 +70,17 @@ QUALITY_FEATURES = len(TYPE_NAMES) + 4  # type scores, objects, detector confide
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
+EdgeType = tuple[str, str, str]
+
+
+def graph_metadata(knowledge: bool = False) -> tuple[tuple[str, ...], tuple[EdgeType, ...], dict[EdgeType, int]]:
+    """The schema of the graphs :func:`build_graph` makes, for layers that take it as an argument
+    (as PyG's ``HeteroData.metadata()``): node types, edge types, and the width of each edge type's
+    ``edge_attr`` (edge types without one are absent)."""
+    node_types = (WORD, OBJECT, KNOWLEDGE) if knowledge else (WORD, OBJECT)
+    edge_types = EDGE_TYPES + (KNOWLEDGE_EDGE_TYPES if knowledge else ())
+    return node_types, edge_types, {SEES: MATCH_FEATURES, SEEN_BY: MATCH_FEATURES}
+
 
 @dataclass
 class GraphConfig:
@@ -81,6 +92,9 @@ class GraphConfig:
     near_distance: float = 0.3
     # a Gazetteer: add knowledge nodes for its matches (None: no knowledge nodes)
     knowledge: Any = None
+
+
+_DEFAULT_CONFIG = GraphConfig()
 
 
 @lru_cache(maxsize=1 << 16)  # tweets repeat their words ("RT", "the", "@user"): normalise each once
@@ -161,8 +175,9 @@ def _fill(storage, **values) -> None:
     storage._mapping.update(values)
 
 
-def build_graph(tweet: Tweet, evidence: VisualEvidence | None, cfg: GraphConfig = GraphConfig()) -> HeteroData:
-    """The graph of one tweet and its evidence (see the module docstring)."""
+def build_graph(tweet: Tweet, evidence: VisualEvidence | None, cfg: GraphConfig | None = None) -> HeteroData:
+    """The graph of one tweet and its evidence (see the module docstring); ``cfg`` defaults to :class:`GraphConfig`."""
+    cfg = cfg or _DEFAULT_CONFIG
     if cfg.cross_edges not in ("all", "match"):
         raise ValueError(f"cross_edges must be 'all' or 'match', not {cfg.cross_edges!r}")
     n = len(tweet.tokens)

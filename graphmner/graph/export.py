@@ -14,9 +14,9 @@ import torch
 from torch_geometric.data import HeteroData
 
 from graphmner.data.conll import Tweet
+from graphmner.evidence.visual import CONCEPT_KINDS, VisualEvidence, concept_kind
 from graphmner.graph.builder import KNOWLEDGE, NAMES, OBJECT, WORD
 from graphmner.graph.knowledge import KNOWLEDGE_KINDS
-from graphmner.vision.evidence import CONCEPT_KINDS, VisualEvidence, concept_kind
 
 _NODE_KEYS = ("box", "has_box", "score", "kind")
 

@@ -23,10 +23,10 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class Gazetteer:
         Path(path).write_text(json.dumps({"version": GAZETTEER_VERSION, "entries": self.entries}), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "Gazetteer":
+    def load(cls, path: str | Path) -> Gazetteer:
         values = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls({k: tuple(v) for k, v in values["entries"].items()})
 

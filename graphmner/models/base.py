@@ -1,6 +1,6 @@
 """The contract every tagger follows, its registry, and saving/loading.
 
-A tagger turns a :class:`~graphmner.data.collate.Batch` into emissions
+A tagger turns a :class:`~graphmner.featurize.Batch` into emissions
 ``(B, W, T)``; the shared :class:`~graphmner.nn.crf.CRF` turns those into a loss
 and into tags. The trainer and the CLI call nothing but :meth:`Tagger.forward`,
 :meth:`Tagger.decode`, :meth:`Tagger.save_pretrained` and
@@ -20,20 +20,20 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from graphmner.data.collate import Batch, Featurizer
 from graphmner.data.labels import LabelVocab
+from graphmner.featurize import Batch, Featurizer
 from graphmner.nn.crf import CRF
 from graphmner.nn.encoders import encoder_from_config, load_encoder, load_tokenizer, word_states
 
 CONFIG_FILE, WEIGHTS_FILE, LABELS_FILE, TOKENIZER_DIR = "config.json", "model.safetensors", "labels.json", "tokenizer"
 
-MODELS: dict[str, type["Tagger"]] = {}
+MODELS: dict[str, type[Tagger]] = {}
 
 
 def register(name: str):
     """Class decorator: make a tagger available as ``--model name``."""
 
-    def add(cls: type["Tagger"]) -> type["Tagger"]:
+    def add(cls: type[Tagger]) -> type[Tagger]:
         if name in MODELS:
             raise ValueError(f"model {name!r} registered twice")
         cls.name = name
@@ -43,9 +43,9 @@ def register(name: str):
     return add
 
 
-def get_model_class(name: str) -> type["Tagger"]:
-    import graphmner.models  # noqa: F401  (registers the built-in models)
-
+def get_model_class(name: str) -> type[Tagger]:
+    """A registered tagger class (the built-in ones register when :mod:`graphmner.models` is imported,
+    which importing this module does first)."""
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known: {sorted(MODELS)}")
     return MODELS[name]
@@ -67,7 +67,7 @@ class TaggerConfig:
     dropout: float = 0.1
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TaggerConfig":
+    def from_dict(cls, values: dict[str, Any]) -> TaggerConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -75,10 +75,21 @@ class TaggerConfig:
         return cls(**values)
 
 
+def model_config(values: dict[str, Any]) -> tuple[type[Tagger], TaggerConfig]:
+    """The class and typed config (defaults filled in) of a config's ``model`` section
+    (``{"name": "graphmner", "layers": 3, ...}``); an unknown model or key is an error naming it."""
+    values = dict(values)
+    cls = get_model_class(values.pop("name", "bert_crf"))
+    return cls, cls.config_class.from_dict(values)
+
+
 @dataclass
 class TaggerOutput:
+    """What a tagger's forward pass returns; models add their own optional fields in a subclass
+    (as Hugging Face models return attentions), never keeping them on ``self``."""
+
     emissions: Tensor  # (B, W, T) scores per word and tag
-    loss: Tensor | None = None  # CRF negative log-likelihood when the batch has tags
+    loss: Tensor | None = None  # CRF negative log-likelihood when asked for and the batch has tags
 
 
 class Tagger(nn.Module):
@@ -109,14 +120,23 @@ class Tagger(nn.Module):
         """Whether the featurizer takes one VisualEvidence per tweet (possibly empty ones)."""
         return bool(self.evidence_sources)
 
-    def tweet_records(self, batch: Batch) -> list[dict]:
-        """Per tweet of the last forward pass, what the model wants logged (written to
+    def tweet_records(self, batch: Batch, output: TaggerOutput) -> list[dict]:
+        """Per tweet, what the model wants logged from its output (written to
         ``predictions/{split}_tweets.jsonl``); nothing by default."""
         return []
 
     def featurizer(self) -> Featurizer:
-        """Tweets (and evidence, for multimodal models) -> examples; models override to add graphs etc."""
+        """Tweets (and evidence, for multimodal models) -> examples -> batches; models with inputs of
+        their own return their own featurizer."""
         return Featurizer(self.tokenizer, self.labels, self.config.max_length)
+
+    def add_emission_head(self, width: int | None = None) -> None:
+        """The emission head every tagger ends with: ``dropout -> linear (width -> tags)``.
+
+        Called by each model after its own layers, so that seeded initialisation follows the order in which
+        the model's parts are written."""
+        self.dropout = nn.Dropout(self.config.dropout)
+        self.classifier = nn.Linear(width or self.hidden_size, len(self.labels))
 
     def encode_words(self, batch: Batch) -> Tensor:
         """``(B, W, H)`` first-piece state of every word."""
@@ -135,25 +155,37 @@ class Tagger(nn.Module):
         return word_states(self.encoder, ids, mask, batch.word_row, batch.word_pos)
 
     def word_representations(self, batch: Batch) -> Tensor:
-        """``(B, W, H)`` the word states the emission layer reads; multimodal models fuse evidence here."""
+        """``(B, W, H)`` the word states the emission head reads; multimodal models fuse evidence here."""
         return self.encode_words(batch)
 
-    def emissions(self, batch: Batch) -> Tensor:
-        """``(B, W, T)``; what each model defines."""
-        raise NotImplementedError
+    def emit(self, batch: Batch) -> TaggerOutput:
+        """The forward pass without the loss: emissions ``(B, W, T)`` and the model's optional outputs."""
+        return TaggerOutput(self.classifier(self.dropout(self.word_representations(batch))))
 
-    def forward(self, batch: Batch) -> TaggerOutput:
-        emissions = self.emissions(batch)
-        loss = None
-        if batch.tags is not None:
-            loss = self.crf.loss(emissions.float(), batch.tags, batch.word_mask)
-        return TaggerOutput(emissions, loss)
+    def emissions(self, batch: Batch) -> Tensor:
+        """``(B, W, T)`` scores per word and tag."""
+        return self.emit(batch).emissions
+
+    def loss(self, output: TaggerOutput, batch: Batch) -> Tensor:
+        """The training loss of ``output`` against ``batch.tags``: the CRF's negative log-likelihood."""
+        return self.crf.loss(output.emissions.float(), batch.tags, batch.word_mask)
+
+    def forward(self, batch: Batch, compute_loss: bool = True) -> TaggerOutput:
+        output = self.emit(batch)
+        if compute_loss and batch.tags is not None:
+            output.loss = self.loss(output, batch)
+        return output
 
     @torch.no_grad()
+    def predict_step(self, batch: Batch) -> tuple[list[list[str]], list[dict]]:
+        """IOB2 tags for every word of every tweet in the batch, and the per-tweet records of the pass."""
+        output = self.forward(batch, compute_loss=False)
+        tags = [self.labels.decode(path) for path in self.crf.decode(output.emissions.float(), batch.word_mask)]
+        return tags, self.tweet_records(batch, output)
+
     def decode(self, batch: Batch) -> list[list[str]]:
         """IOB2 tags for every word of every tweet in the batch."""
-        emissions = self.emissions(batch)
-        return [self.labels.decode(path) for path in self.crf.decode(emissions.float(), batch.word_mask)]
+        return self.predict_step(batch)[0]
 
     def parameter_groups(self, lr_encoder: float, lr_head: float, weight_decay: float) -> list[dict]:
         """AdamW groups: encoder vs. everything else; no decay on biases, norms and the CRF."""
@@ -183,7 +215,7 @@ class Tagger(nn.Module):
         self.tokenizer.save_pretrained(str(directory / TOKENIZER_DIR))
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> "Tagger":
+    def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> Tagger:
         """Load a folder written by :meth:`save_pretrained` (any registered model)."""
         from safetensors.torch import load_file
         from transformers import AutoTokenizer

@@ -1,9 +1,8 @@
 """BERT-CRF: the text-only baseline. Encoder -> dropout -> linear -> CRF."""
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import nn
 
-from graphmner.data.collate import Batch
 from graphmner.data.labels import LabelVocab
 from graphmner.models.base import Tagger, TaggerConfig, register
 
@@ -16,8 +15,4 @@ class BertCRF(Tagger):
 
     def __init__(self, config: TaggerConfig, labels: LabelVocab, encoder: nn.Module | None = None, tokenizer=None):
         super().__init__(config, labels, encoder, tokenizer)
-        self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(self.hidden_size, len(labels))
-
-    def emissions(self, batch: Batch) -> Tensor:
-        return self.classifier(self.dropout(self.word_representations(batch)))
+        self.add_emission_head()

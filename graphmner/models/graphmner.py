@@ -11,22 +11,36 @@ without evidence (``has_evidence = 0``) gets exactly the text path's states.
 """
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.data import Batch as GraphBatch
 from torch_geometric.utils import scatter
 
-from graphmner.data.collate import Batch, Featurizer
 from graphmner.data.labels import LabelVocab
-from graphmner.graph.builder import (KNOWLEDGE, NAMES, OBJECT, QUALITY_FEATURES, SEEN_BY, WORD, GraphConfig,
-                                     build_graph)
-from graphmner.graph.knowledge import KNOWLEDGE_KINDS
-from graphmner.models.base import Tagger, TaggerConfig, register
+from graphmner.evidence.image_types import TYPE_NAMES, image_type
+from graphmner.evidence.visual import CONCEPT_KINDS, VisualEvidence, evidence_words
+from graphmner.featurize import Batch, Example, Featurizer
+from graphmner.graph.builder import (
+    KNOWLEDGE,
+    NAMES,
+    OBJECT,
+    QUALITY_FEATURES,
+    SEEN_BY,
+    WORD,
+    GraphConfig,
+    build_graph,
+    graph_metadata,
+)
+from graphmner.graph.knowledge import KNOWLEDGE_KINDS, load_gazetteer
+from graphmner.models.base import Tagger, TaggerConfig, TaggerOutput, register
 from graphmner.nn.encoders import encode_rows
 from graphmner.nn.fusion import AttentionFusion, GNNFusion
-from graphmner.vision.evidence import CONCEPT_KINDS
+from graphmner.nn.zero_shot import with_type_scores
 
 
 @dataclass
@@ -51,9 +65,10 @@ class GraphMNERConfig(TaggerConfig):
     # add a learned embedding of each object's concept kind (person / place / organisation / text / other cue,
     # graph attribute object.kind) to its encoder state, so the kind is an explicit node feature
     concept_kinds: bool = False
-    # issue-7 ideas (experiments/results/issue7.md); the two that did not help stay off:
+    # the ideas of the study "does denoising the evidence help?" (experiments/studies/denoising-evidence);
+    # the two that did not help stay off:
     # noise gate: a per-tweet evidence quality q in (0, 1) from the caption's image type (zero-shot, see
-    # graphmner.vision.image_types), the number and confidence of objects and the caption's embedding,
+    # graphmner.nn.zero_shot), the number and confidence of objects and the caption's embedding,
     # learned end to end, scales the fusion gate of all the tweet's words; starts at q = σ(3) ≈ 0.95
     noise_gate: bool = False
     # sentence-embedding model that scores the caption's image type (for noise_gate)
@@ -63,22 +78,51 @@ class GraphMNERConfig(TaggerConfig):
     image_word_bias: bool = False
     # knowledge nodes: gazetteer matches of word n-grams (countries, places, first and last names; see
     # graphmner.graph.knowledge) as nodes of their kind linked to the words they cover. On by default since
-    # the issue-7 ablation (+0.22 F1 on Twitter-2015, +0.43 on Twitter-2017, seeds 1-3, more than the seed
-    # spread); false gives the graph of the issue-3/4 results
+    # the denoising-evidence study (+0.22 F1 on Twitter-2015, +0.43 on Twitter-2017, seeds 1-3, more than the
+    # seed spread); false gives the graph of the caption-evidence and baselines studies
     knowledge: bool = True
 
 
-class _TypedFeaturizer(Featurizer):
-    """Scores each caption's image type (cached on disk) before building the graphs (noise gate)."""
+@dataclass
+class GraphMNEROutput(TaggerOutput):
+    gate: Tensor | None = None  # (B, W) the fusion gate per word, averaged over its H dimensions (0 at padding)
+    quality: Tensor | None = None  # (B,) evidence quality per tweet (noise_gate), else None
 
-    def __init__(self, *args, image_types: str, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.image_types = image_types
 
-    def __call__(self, tweets, evidence=None):
-        from graphmner.vision.image_types import with_type_scores
+class GraphFeaturizer(Featurizer):
+    """Builds each tweet's graph and an evidence row (caption words, then object labels) whose pieces give
+    the object nodes their states; with ``image_types`` it scores each caption's image type first (noise gate).
 
-        return super().__call__(tweets, with_type_scores(evidence, self.image_types) if evidence else evidence)
+    Extras: ``graph`` (the tweets' graphs as one ``torch_geometric`` batch), ``object_row`` and
+    ``object_pos`` ``(O,)`` where each object node's first piece is. Objects whose word does not fit in
+    the evidence row are left out of both.
+    """
+
+    needs_evidence = True
+
+    def __init__(self, tokenizer, labels: LabelVocab | None, max_length: int = 128,
+                 graph_config: GraphConfig | None = None, image_types: str | None = None):
+        super().__init__(tokenizer, labels, max_length)
+        self.graph_config, self.image_types = graph_config or GraphConfig(), image_types
+
+    def add_extras(self, examples: list[Example], evidence: Sequence[VisualEvidence]) -> None:
+        if self.image_types:
+            evidence = with_type_scores(evidence, self.image_types)
+        texts = [evidence_words(e) for e in evidence]  # (words, object -> word index)
+        for ex, ev, (_, object_word), pieces in zip(examples, evidence, texts, self.pieces([w for w, _ in texts])):
+            row, starts = self.fit_row(pieces)
+            keep = [k for k, w in enumerate(object_word) if w < len(starts)]
+            if len(keep) < len(object_word):
+                ev = dataclasses.replace(ev, objects=[ev.objects[k] for k in keep])
+            ex.extra["graph"] = build_graph(ex.tweet, ev, self.graph_config)
+            ex.extra["object_pos"] = [starts[object_word[k]] for k in keep]
+            ex.extra["object_row"] = [self.append_row(ex, row)] * len(keep) if keep else []
+
+    def collate_extras(self, examples: Sequence[Example], row_offsets: Sequence[int]) -> dict[str, Any]:
+        rows = [r + offset for ex, offset in zip(examples, row_offsets) for r in ex.extra["object_row"]]
+        return {"graph": GraphBatch.from_data_list([ex.extra["graph"] for ex in examples]),
+                "object_row": torch.tensor(rows, dtype=torch.long),
+                "object_pos": torch.tensor([p for ex in examples for p in ex.extra["object_pos"]], dtype=torch.long)}
 
 
 @register("graphmner")
@@ -89,8 +133,9 @@ class GraphMNER(Tagger):
         super().__init__(config, labels, encoder, tokenizer)
         hidden = self.hidden_size
         if config.fusion == "gnn":
-            self.fusion = GNNFusion(hidden, config.channels, config.layers, config.conv, config.heads, config.dropout,
-                                    knowledge=config.knowledge)
+            node_types, edge_types, edge_dims = graph_metadata(config.knowledge)
+            self.fusion = GNNFusion(hidden, (node_types, edge_types), edge_dims, WORD, config.channels, config.layers,
+                                    config.conv, config.heads, config.dropout)
         elif config.fusion == "attention":
             self.fusion = AttentionFusion(hidden, config.channels, config.layers, config.heads, config.dropout)
         else:
@@ -101,8 +146,7 @@ class GraphMNER(Tagger):
         self.gate = nn.Linear(2 * hidden, hidden)
         nn.init.zeros_(self.gate.weight)
         nn.init.constant_(self.gate.bias, config.gate_init)
-        self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(hidden, len(labels))
+        self.add_emission_head()
         # optional parts are created after the default ones, so the default model's initialisation (and every
         # seeded result) does not change when they are off
         if config.noise_gate:
@@ -116,34 +160,35 @@ class GraphMNER(Tagger):
         if config.knowledge:  # a knowledge node starts as its kind plus the mean state of the words it names
             self.knowledge_embedding = nn.Embedding(len(KNOWLEDGE_KINDS), hidden)
             nn.init.normal_(self.knowledge_embedding.weight, std=0.02)
-        self.last_gate: Tensor | None = None  # (N_w,) mean gate per word of the last batch, for analysis
-        self.last_quality: Tensor | None = None  # (B,) evidence quality per tweet of the last batch (noise_gate)
 
     @property
     def needs_evidence(self) -> bool:
         return True  # every tweet gets a graph, empty evidence included
 
-    def featurizer(self) -> Featurizer:
-        graph_config = GraphConfig(cross_edges=self.config.cross_edges)
-        if self.config.knowledge:
-            from graphmner.graph.knowledge import load_gazetteer
-
-            graph_config.knowledge = load_gazetteer()
-        args = (self.tokenizer, self.labels, self.config.max_length)
-        builder = partial(build_graph, cfg=graph_config)
-        if self.config.noise_gate:
-            return _TypedFeaturizer(*args, graph_builder=builder, image_types=self.config.image_type_encoder)
-        return Featurizer(*args, graph_builder=builder)
+    def featurizer(self) -> GraphFeaturizer:
+        graph_config = GraphConfig(cross_edges=self.config.cross_edges,
+                                   knowledge=load_gazetteer() if self.config.knowledge else None)
+        return GraphFeaturizer(self.tokenizer, self.labels, self.config.max_length, graph_config,
+                               self.config.image_type_encoder if self.config.noise_gate else None)
 
     def word_representations(self, batch: Batch) -> Tensor:
         """``(B, W, H)`` word states after fusion."""
-        if batch.graph is None:
-            raise ValueError("graphmner needs batches with graphs: featurize with the model's featurizer and evidence")
+        return self.fuse(batch)[0]
+
+    def emit(self, batch: Batch) -> GraphMNEROutput:
+        states, gate, quality = self.fuse(batch)
+        return GraphMNEROutput(self.classifier(self.dropout(states)), gate=gate, quality=quality)
+
+    def fuse(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Word states after fusion ``(B, W, H)``, the mean gate per word ``(B, W)`` and, with the noise
+        gate, the evidence quality per tweet ``(B,)``."""
+        if "graph" not in batch.extra:
+            raise ValueError("graphmner needs batches with graphs: featurize and collate with model.featurizer()")
         hidden = encode_rows(self.encoder, batch.input_ids, batch.attention_mask, batch.token_type_ids)
         states = hidden[batch.word_row, batch.word_pos]  # (B, W, H)
         words = states[batch.word_mask]  # (N_w, H), graph word order
-        objects = hidden[batch.object_row, batch.object_pos]  # (N_o, H)
-        graph, num = batch.graph, len(batch)
+        objects = hidden[batch.extra["object_row"], batch.extra["object_pos"]]  # (N_o, H)
+        graph, num = batch.extra["graph"], len(batch)
         if self.config.concept_kinds:
             objects = objects + self.kind_embedding(graph[OBJECT].kind)
         nodes, node_batch = {WORD: words, OBJECT: objects}, {OBJECT: graph[OBJECT].batch}
@@ -168,15 +213,16 @@ class GraphMNER(Tagger):
         if self.config.image_word_bias:
             logits = logits + self._match_bias(words, objects, graph).unsqueeze(-1)
         gate = torch.sigmoid(logits)
+        quality = None
         if self.config.noise_gate:
             quality = self._quality(objects, graph, num)  # (B,)
-            self.last_quality = quality.detach()
             gate = gate * quality[word_batch].unsqueeze(-1)
         gate = gate * has_evidence[word_batch].unsqueeze(-1).to(gate.dtype)
-        self.last_gate = gate.detach().mean(-1)
         fused = states.clone()
         fused[batch.word_mask] = words + gate * delta
-        return fused
+        word_gate = gate.new_zeros(batch.word_mask.shape)
+        word_gate[batch.word_mask] = gate.detach().mean(-1)
+        return fused, word_gate, None if quality is None else quality.detach()
 
     def _quality(self, objects: Tensor, graph, num: int) -> Tensor:
         """``(B,)`` evidence quality: σ(MLP([quality features; mean visual-node state]))."""
@@ -190,24 +236,17 @@ class GraphMNER(Tagger):
         cosine = scatter(sims, src, dim=0, dim_size=len(words), reduce="max")  # 0 for a word without edges
         return self.match_bias[0] * graph[WORD].match.to(words.dtype) + self.match_bias[1] * cosine
 
-    def tweet_records(self, batch: Batch) -> list[dict]:
-        """Per tweet of the last forward pass: mean fusion gate over its words, evidence quality, image type."""
-        from graphmner.vision.image_types import TYPE_NAMES, image_type
-
-        if self.last_gate is None:
-            return []
-        gates = scatter(self.last_gate.float().cpu(), batch.graph[WORD].batch.cpu(), dim=0, dim_size=len(batch),
-                        reduce="mean")
+    def tweet_records(self, batch: Batch, output: GraphMNEROutput) -> list[dict]:
+        """Per tweet: mean fusion gate over its words, evidence quality (noise gate), image type."""
+        gates = scatter(output.gate[batch.word_mask].float().cpu(), batch.extra["graph"][WORD].batch.cpu(), dim=0,
+                        dim_size=len(batch), reduce="mean")
+        quality = batch.extra["graph"].quality.cpu()
         records = []
         for i, tweet in enumerate(batch.tweets):
             record = {"id": tweet.id, "gate": round(float(gates[i]), 4)}
-            scores = batch.graph.quality[i, :len(TYPE_NAMES)].tolist()
-            if batch.graph.quality[i, -1] > 0:
-                record["image_type"] = image_type(scores)
-            if self.last_quality is not None:
-                record["quality"] = round(float(self.last_quality[i]), 4)
+            if quality[i, -1] > 0:
+                record["image_type"] = image_type(quality[i, :len(TYPE_NAMES)].tolist())
+            if output.quality is not None:
+                record["quality"] = round(float(output.quality[i]), 4)
             records.append(record)
         return records
-
-    def emissions(self, batch: Batch) -> Tensor:
-        return self.classifier(self.dropout(self.word_representations(batch)))

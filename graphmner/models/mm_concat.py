@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from graphmner.data.collate import Batch
 from graphmner.data.labels import LabelVocab
+from graphmner.featurize import Batch
 from graphmner.models.base import register
 from graphmner.models.visual_tagger import VisualTagger, VisualTaggerConfig
 
@@ -40,8 +40,7 @@ class MMConcat(VisualTagger):
             self.gate, self.value = nn.Linear(2 * hidden, hidden), nn.Linear(hidden, hidden)
         else:
             raise ValueError(f"unknown join {config.join!r}; known: concat, gate")
-        self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(hidden, len(labels))
+        self.add_emission_head()
 
     def word_representations(self, batch: Batch) -> Tensor:
         words, tokens, mask = self.encode_with_visual(batch)  # (B, W, H), (B, R, H), (B, R)
@@ -57,6 +56,3 @@ class MMConcat(VisualTagger):
         else:
             delta = torch.sigmoid(self.gate(joined)) * self.value(v)
         return torch.where(present[:, None, None], words + delta, words)
-
-    def emissions(self, batch: Batch) -> Tensor:
-        return self.classifier(self.dropout(self.word_representations(batch)))

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from graphmner.data.collate import Batch
 from graphmner.data.labels import LabelVocab
+from graphmner.featurize import Batch
 from graphmner.models.base import register
 from graphmner.models.visual_tagger import VisualTagger, VisualTaggerConfig
 from graphmner.nn.fusion import CrossModalLayer
@@ -60,7 +60,8 @@ class GatedCrossAttention(nn.Module):
 class UMGFLayer(nn.Module):
     def __init__(self, hidden: int, heads: int, dropout: float):
         super().__init__()
-        self.word_self, self.visual_self = CrossModalLayer(hidden, heads, dropout), CrossModalLayer(hidden, heads, dropout)
+        self.word_self = CrossModalLayer(hidden, heads, dropout)
+        self.visual_self = CrossModalLayer(hidden, heads, dropout)
         self.word_cross = GatedCrossAttention(hidden, heads, dropout)
         self.visual_cross = GatedCrossAttention(hidden, heads, dropout)
 
@@ -78,8 +79,7 @@ class UMGF(VisualTagger):
         super().__init__(config, labels, encoder, tokenizer, max_visual_tokens=config.max_visual_nodes)
         hidden = self.hidden_size
         self.layers = nn.ModuleList(UMGFLayer(hidden, config.heads, config.dropout) for _ in range(config.layers))
-        self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(hidden, len(labels))
+        self.add_emission_head()
 
     def word_representations(self, batch: Batch) -> Tensor:
         words, visual, visual_mask = self.encode_with_visual(batch)  # (B, W, H), (B, <=4, H), (B, <=4)
@@ -90,6 +90,3 @@ class UMGF(VisualTagger):
         for layer in self.layers:
             fused, visual = layer(fused, batch.word_mask, visual, visual_mask)
         return torch.where(present[:, None, None], fused, words)
-
-    def emissions(self, batch: Batch) -> Tensor:
-        return self.classifier(self.dropout(self.word_representations(batch)))

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from graphmner.data.collate import Batch
 from graphmner.data.labels import LabelVocab
+from graphmner.featurize import Batch
 from graphmner.models.base import TaggerOutput, register
 from graphmner.models.visual_tagger import VisualTagger, VisualTaggerConfig
 from graphmner.nn.crf import CRF
@@ -41,6 +41,11 @@ class UMTConfig(VisualTaggerConfig):
     span_loss_weight: float = 0.5
 
 
+@dataclass
+class UMTOutput(TaggerOutput):
+    span_emissions: Tensor | None = None  # (B, W, 3) the span head's scores over O / B / I
+
+
 @register("umt")
 class UMT(VisualTagger):
     config_class = UMTConfig
@@ -52,8 +57,7 @@ class UMT(VisualTagger):
         self.image_to_text = CrossModalLayer(hidden, config.heads, config.dropout)  # A
         self.align = CrossModalLayer(hidden, config.heads, config.dropout)  # Q
         self.gate_p, self.gate_q = nn.Linear(hidden, hidden), nn.Linear(hidden, hidden, bias=False)
-        self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(hidden, len(labels))
+        self.add_emission_head()
         self.span_classifier = nn.Linear(hidden, len(SPAN_TAGS))
         self.span_crf = CRF(SPAN_TAGS)
         # typed tag -> its untyped span tag, as a (3, T) conversion matrix and a lookup
@@ -77,20 +81,15 @@ class UMT(VisualTagger):
     def word_representations(self, batch: Batch) -> Tensor:
         return self._states(batch)[1]
 
-    def _emissions(self, batch: Batch) -> tuple[Tensor, Tensor]:
+    def emit(self, batch: Batch) -> UMTOutput:
         words, fused = self._states(batch)
         span = self.span_classifier(self.dropout(words))  # (B, W, 3)
         typed = self.classifier(self.dropout(fused)) + span @ self.conversion  # (B, W, T)
-        return typed, span
+        return UMTOutput(typed, span_emissions=span)
 
-    def emissions(self, batch: Batch) -> Tensor:
-        return self._emissions(batch)[0]
-
-    def forward(self, batch: Batch) -> TaggerOutput:
-        typed, span = self._emissions(batch)
-        loss = None
-        if batch.tags is not None:
-            loss = self.crf.loss(typed.float(), batch.tags, batch.word_mask)
-            span_tags = self.span_of[batch.tags]
-            loss = loss + self.config.span_loss_weight * self.span_crf.loss(span.float(), span_tags, batch.word_mask)
-        return TaggerOutput(typed, loss)
+    def loss(self, output: UMTOutput, batch: Batch) -> Tensor:
+        """The typed CRF's loss plus ``span_loss_weight`` times the span CRF's, on the untyped tags."""
+        loss = self.crf.loss(output.emissions.float(), batch.tags, batch.word_mask)
+        span_tags = self.span_of[batch.tags]
+        return loss + self.config.span_loss_weight * self.span_crf.loss(output.span_emissions.float(), span_tags,
+                                                                        batch.word_mask)

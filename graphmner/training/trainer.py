@@ -10,10 +10,10 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,15 +21,17 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from graphmner.config import TrainConfig
-from graphmner.data.collate import Example, collate
 from graphmner.data.conll import write_conll
 from graphmner.eval.metrics import entity_scores, format_report
+from graphmner.featurize import Batch, Example
 from graphmner.models.base import Tagger
 from graphmner.training.callbacks import Callback
 from graphmner.training.checkpoint import CHECKPOINTS, TrainState, latest_checkpoint, load_checkpoint, save_checkpoint
 from graphmner.training.distributed import DistEnv, ShardedBatches, all_gather, dist_env, init_process_group
 
 log = logging.getLogger(__name__)
+
+ONE_PROCESS = DistEnv()  # the default: not under torchrun
 
 
 def set_seed(seed: int) -> None:
@@ -57,14 +59,15 @@ def _bar_kwargs() -> dict[str, Any]:
     return {"mininterval": 0.5 if sys.stderr.isatty() else 30.0, "dynamic_ncols": True, "leave": False}
 
 
-def make_loader(examples: Sequence[Example], batch_size: int, pad_id: int) -> DataLoader:
+def make_loader(examples: Sequence[Example], batch_size: int, collate: Callable[[Sequence[Example]], Batch]
+                ) -> DataLoader:
     """Batches in input order (evaluation); training batches come from :class:`ShardedBatches`."""
-    return DataLoader(list(examples), batch_size=batch_size, collate_fn=partial(collate, pad_id=pad_id))
+    return DataLoader(list(examples), batch_size=batch_size, collate_fn=collate)
 
 
 @torch.no_grad()
 def predict(model: Tagger, examples: Sequence[Example], batch_size: int = 64, device: torch.device | str = "cpu",
-            desc: str = "predict", env: DistEnv = DistEnv(), records: list | None = None) -> list[list[str]]:
+            desc: str = "predict", env: DistEnv = ONE_PROCESS, records: list | None = None) -> list[list[str]]:
     """Tags for every word of every example, in input order.
 
     Under ``torchrun`` (``env``) each rank tags every ``world``-th example and all ranks get all tags.
@@ -72,17 +75,16 @@ def predict(model: Tagger, examples: Sequence[Example], batch_size: int = 64, de
     graphmner's fusion gate), in input order.
     """
     model.eval()
-    pad_id = model.featurizer().pad_id
     mine = list(range(env.rank, len(examples), env.world))
     out: list[list[str]] = []
     extra: list[dict] = []
-    bar = tqdm(make_loader([examples[i] for i in mine], batch_size, pad_id), desc=desc, disable=not env.is_main,
-               **_bar_kwargs())
+    bar = tqdm(make_loader([examples[i] for i in mine], batch_size, model.featurizer().collate), desc=desc,
+               disable=not env.is_main, **_bar_kwargs())
     for batch in bar:
-        batch = batch.to(device)
-        out.extend(model.decode(batch))
+        tags, tweet_records = model.predict_step(batch.to(device))
+        out.extend(tags)
         if records is not None:
-            extra.extend(model.tweet_records(batch))
+            extra.extend(tweet_records)
     if not env.distributed:
         if records is not None:
             records.extend(extra)
@@ -100,7 +102,7 @@ def predict(model: Tagger, examples: Sequence[Example], batch_size: int = 64, de
 
 
 def evaluate(model: Tagger, examples: Sequence[Example], batch_size: int = 64, device: torch.device | str = "cpu",
-             desc: str = "eval", env: DistEnv = DistEnv(), records: list | None = None
+             desc: str = "eval", env: DistEnv = ONE_PROCESS, records: list | None = None
              ) -> tuple[dict, list[list[str]]]:
     """Strict IOB2 entity scores over every word, and the predicted tags (``records``: see :func:`predict`)."""
     predicted = predict(model, examples, batch_size, device, desc, env, records)
@@ -179,12 +181,11 @@ class Trainer:
             # some parameters see no gradient in some batches (e.g. the fusion of a batch without evidence)
             forward = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda"
                                               else None, find_unused_parameters=True)
-        pad_id = model.featurizer().pad_id
         sampler = ShardedBatches(len(train), cfg.batch_size, cfg.seed, env)
         # a generator of its own: without one a DataLoader draws its base seed from torch's global RNG each
         # epoch, which shifts every dropout mask (the shuffling loader before ShardedBatches drew it from its
         # seeded generator, leaving the global RNG alone)
-        loader = DataLoader(list(train), batch_sampler=sampler, collate_fn=partial(collate, pad_id=pad_id),
+        loader = DataLoader(list(train), batch_sampler=sampler, collate_fn=model.featurizer().collate,
                             generator=torch.Generator().manual_seed(cfg.seed))
         optimizer, scheduler = self._optimizer(cfg.epochs * len(loader))
         state, best_state = TrainState(), None

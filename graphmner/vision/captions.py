@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from graphmner.data.conll import ConllFormatError, read_text_strict
+from graphmner.formats import FormatError, read_text_strict
 from graphmner.vision.sources import SourceReport
 
 _LINE = re.compile(r"^(?P<id>[^\s]+?)\.(?:jpe?g|png|gif) ?:(?P<caption>.*)$", re.IGNORECASE)
@@ -31,11 +31,11 @@ def read_captions(path: str | Path, report: SourceReport | None = None) -> dict[
             continue
         match = _LINE.match(line)
         if match is None:
-            raise ConllFormatError(path, number, f"expected '<image_id>.jpg :<caption>', found {line[:80]!r}")
+            raise FormatError(path, number, f"expected '<image_id>.jpg :<caption>', found {line[:80]!r}")
         image_id, caption = match["id"], match["caption"].strip()
         if image_id in captions:
             if captions[image_id] != caption:
-                raise ConllFormatError(path, number, f"image {image_id} already captioned differently on line "
+                raise FormatError(path, number, f"image {image_id} already captioned differently on line "
                                                      f"{first_seen[image_id]}: {captions[image_id][:60]!r}")
             report.count_duplicate(f"{path}:{number}")
             continue

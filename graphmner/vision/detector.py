@@ -21,12 +21,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from graphmner.data.conll import ConllFormatError, read_text_strict
-from graphmner.vision.evidence import VisualObject
+from graphmner.formats import FormatError, read_text_strict
 from graphmner.vision.images import UnreadableImageError, list_images, open_image
 from graphmner.vision.sources import SourceReport
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class DetectionReport:
@@ -65,9 +65,19 @@ class Detector:
                 for result in results]
 
 
-def to_objects(entries: list[dict]) -> list[VisualObject]:
-    return [VisualObject(o["label"], tuple(o["box_xyxyn"]) if o.get("box_xyxyn") else None, float(o["score"]),
-                         "detector") for o in entries]
+@dataclass(frozen=True)
+class Detection:
+    """One detected object, as a detection cache holds it."""
+
+    label: str
+    box_xyxyn: tuple[float, float, float, float] | None  # normalised (x1, y1, x2, y2)
+    score: float  # the detector's confidence
+
+
+def to_detections(entries: list[dict]) -> list[Detection]:
+    """JSON-ready object dicts (a cache line, :meth:`Detector.detect`) -> :class:`Detection` s."""
+    return [Detection(o["label"], tuple(o["box_xyxyn"]) if o.get("box_xyxyn") else None, float(o["score"]))
+            for o in entries]
 
 
 def detect_images(image_dir: str | Path, weights: str, output: str | Path, conf: float = 0.25, batch: int = 16,
@@ -112,7 +122,7 @@ def detection_meta(path: str | Path) -> dict:
 
 
 def read_detections(path: str | Path, report: SourceReport | None = None
-                    ) -> tuple[dict[str, list[VisualObject]], dict[str, str]]:
+                    ) -> tuple[dict[str, list[Detection]], dict[str, str]]:
     """A detection cache: ``({image_id: objects}, {image_id: error})``; ``report`` gets the counts.
 
     A malformed line, or an image listed twice with different contents, is an error naming file and
@@ -122,7 +132,7 @@ def read_detections(path: str | Path, report: SourceReport | None = None
     if not path.is_file():
         raise FileNotFoundError(f"detection cache not found: {path} (write it with graphmner detect)")
     report = report if report is not None else SourceReport("detections", str(path))
-    detections: dict[str, list[VisualObject]] = {}
+    detections: dict[str, list[Detection]] = {}
     errors: dict[str, str] = {}
     seen: dict[str, tuple[int, str]] = {}  # image id -> (line, text) of its entry
     for number, line in enumerate(read_text_strict(path).splitlines(), start=1):
@@ -143,8 +153,8 @@ def read_detections(path: str | Path, report: SourceReport | None = None
             if "error" in entry:
                 errors[image_id] = str(entry["error"])
                 continue
-            detections[image_id] = to_objects(entry["objects"])
+            detections[image_id] = to_detections(entry["objects"])
         except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise ConllFormatError(path, number, f"not a detection cache line ({err})") from None
+            raise FormatError(path, number, f"not a detection cache line ({err})") from None
     report.entries, report.unreadable = len(detections), len(errors)
     return detections, errors

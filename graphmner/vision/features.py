@@ -42,7 +42,9 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 class FeatureExtractor(nn.Module):
-    """A torchvision backbone cut where the regions are: ``(N, 3, 224, 224)`` -> global ``(N, D)``, grid ``(N, R, D)``."""
+    """A torchvision backbone cut where the regions are.
+
+    Shapes: ``(N, 3, 224, 224)`` images -> global ``(N, D)``, grid ``(N, R, D)``."""
 
     def __init__(self, backbone: str, weights: str = "default"):
         super().__init__()
@@ -108,7 +110,7 @@ class FeatureReport:
 
 @torch.no_grad()
 def features_of(paths: list[Path], model: FeatureExtractor, batch: int = 16, device: str = "cpu",
-                report: FeatureReport | None = None, desc: str | None = None) -> "ImageFeatures":
+                report: FeatureReport | None = None, desc: str | None = None) -> ImageFeatures:
     """Run ``model`` over image files (id = file stem) into an in-memory :class:`ImageFeatures`;
     unreadable images go to ``errors`` (and ``report``), never replaced."""
     transform = preprocess()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class SourceReport:
-    """Counts of one evidence file, filled by its reader and by :func:`~graphmner.vision.evidence.dataset_evidence`.
+    """Counts of one evidence file, filled by its reader and by :func:`~graphmner.evidence.visual.dataset_evidence`.
 
     ``entries`` are image ids with a usable entry. Counted, never silently dropped or filled in: identical
     repeats of an entry (skipped), empty captions (kept: the captioner said nothing), images the

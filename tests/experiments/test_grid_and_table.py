@@ -22,7 +22,8 @@ grid, table = _script("grid"), _script("table")
 
 def test_axes_apply_only_to_models_that_have_the_field():
     jobs = grid.product_jobs(["bert_crf", "graphmner"], ["twitter2017"], ["1", "2"],
-                             [("model.fusion", ["gnn", "attention"]), ("model.evidence", ["captions+detections", "none"])])
+                             [("model.fusion", ["gnn", "attention"]),
+                              ("model.evidence", ["captions+detections", "none"])])
     names = [j.name for j in jobs]
     assert names[:2] == ["bert_crf-2017-s1", "bert_crf-2017-s2"]  # no fusion/evidence field: one variant
     assert len(names) == 2 + 2 * 2 * 2 and len(set(names)) == len(names)

@@ -5,10 +5,9 @@ import torch
 from torch_geometric.data import Batch
 
 from graphmner.data.conll import Tweet
-from graphmner.graph.builder import (NEAR, NEXT, QUALITY_FEATURES, SEEN_BY, SEES, GraphConfig, build_graph,
-                                     normalise)
-from graphmner.vision.image_types import TYPE_NAMES
-from graphmner.vision.evidence import VisualEvidence, VisualObject, caption_concepts
+from graphmner.evidence.image_types import TYPE_NAMES
+from graphmner.evidence.visual import VisualEvidence, VisualObject, caption_concepts
+from graphmner.graph.builder import NEAR, NEXT, QUALITY_FEATURES, SEEN_BY, SEES, GraphConfig, build_graph, normalise
 
 TWEET = Tweet("1", ["Go", "#ChicagoBears", "beat", "Packers", "!"], ["O"] * 5)
 CAPTION = "the chicago bears and packers playing"

@@ -7,11 +7,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from graphmner.data.collate import collate
 from graphmner.data.conll import Tweet
+from graphmner.evidence.visual import VisualEvidence, dataset_evidence
 from graphmner.models.base import Tagger, get_model_class
 from graphmner.training.trainer import predict
-from graphmner.vision.evidence import VisualEvidence, dataset_evidence
 from tests.conftest import tiny_model_config
 
 
@@ -35,7 +34,7 @@ class BaseModelTest:
 
     def test_emissions_and_loss_shapes(self, tiny_data, tiny_labels):
         model = self.make(tiny_labels)
-        batch = collate(self.examples(model, tiny_data, "train", 4))
+        batch = model.featurizer().collate(self.examples(model, tiny_data, "train", 4))
         out = model(batch)
         assert out.emissions.shape == (4, batch.word_mask.shape[1], len(tiny_labels))
         assert out.loss.ndim == 0 and torch.isfinite(out.loss)
@@ -44,7 +43,7 @@ class BaseModelTest:
 
     def test_training_pass_fits_a_few_tweets(self, tiny_data, tiny_labels):
         model = self.make(tiny_labels)
-        batch = collate(self.examples(model, tiny_data, "train", 4))
+        batch = model.featurizer().collate(self.examples(model, tiny_data, "train", 4))
         groups = model.parameter_groups(lr_encoder=1e-3, lr_head=1e-2, weight_decay=0.0)
         optimizer = torch.optim.AdamW(groups)
         model.train()
@@ -62,11 +61,12 @@ class BaseModelTest:
     def test_save_load_gives_identical_predictions(self, tmp_path, tiny_data, tiny_labels):
         model = self.make(tiny_labels).eval()
         examples = self.examples(model, tiny_data, "test")
-        before = model.emissions(collate(examples))
+        before = model.emissions(model.featurizer().collate(examples))
         model.save_pretrained(tmp_path / "m")
         loaded = Tagger.from_pretrained(tmp_path / "m").eval()
         assert type(loaded) is type(model) and loaded.config == model.config and loaded.labels == model.labels
-        assert torch.equal(loaded.emissions(collate(self.examples(loaded, tiny_data, "test"))), before)
+        batch = loaded.featurizer().collate(self.examples(loaded, tiny_data, "test"))
+        assert torch.equal(loaded.emissions(batch), before)
         assert predict(loaded, examples) == predict(model, examples)
 
     def test_5000_word_tweet_gets_a_tag_per_word(self, tiny_data, tiny_labels):
@@ -92,7 +92,7 @@ class BaseModelTest:
         # tweets 0, 2, 4 have no evidence; 1, 3, 5 keep theirs: mixing both in one batch must not leak
         real = dataset_evidence(tiny_data, model.evidence_sources)[0]["test"][:6]
         evidence = [VisualEvidence(t.image_id) if i % 2 == 0 else real[i] for i, t in enumerate(tweets)]
-        batch = collate(model.featurizer()(tweets, evidence))
+        batch = model.featurizer().collate(model.featurizer()(tweets, evidence))
         text_path = model.text_states(batch)
         fused = model.word_representations(batch)
         for i in range(6):

@@ -2,8 +2,7 @@
 import pytest
 import torch
 
-from graphmner.data.collate import collate
-from graphmner.vision.evidence import VisualEvidence
+from graphmner.evidence.visual import VisualEvidence
 from tests.models.base_model_test import BaseModelTest
 
 
@@ -35,7 +34,7 @@ class TestUMGFCaption(BaseModelTest):
 def test_umgf_keeps_four_visual_nodes(tiny_data, tiny_labels):
     t = TestUMGF()
     model = t.make(tiny_labels).eval()
-    batch = collate(t.examples(model, tiny_data, "test", 6))
+    batch = model.featurizer().collate(t.examples(model, tiny_data, "test", 6))
     hidden = torch.zeros(batch.input_ids.shape[0], batch.input_ids.shape[1], model.hidden_size)
     tokens, mask = model.visual(batch, hidden)
     assert tokens.shape[1] == 4 and mask.sum(1).max() == 4
@@ -49,11 +48,13 @@ def test_umt_span_head_constrains_typed_tags(tiny_data, tiny_labels):
     for j, tag in enumerate(tags):
         expected = 0 if tag == "O" else (1 if tag.startswith("B-") else 2)
         assert model.conversion[:, j].tolist() == [float(k == expected) for k in range(3)]
-    batch = collate(t.examples(model, tiny_data, "train", 4))
-    typed, span = model._emissions(batch)
+    batch = model.featurizer().collate(t.examples(model, tiny_data, "train", 4))
+    out = model(batch)
+    typed, span = out.emissions, out.span_emissions
+    assert span.shape == (*batch.word_mask.shape, 3)
     with torch.no_grad():
         model.span_classifier.bias += torch.tensor([0.0, 5.0, 0.0])
-    typed_after, _ = model._emissions(batch)
+    typed_after = model(batch).emissions
     shift = (typed_after - typed)[batch.word_mask]
     for j, tag in enumerate(tags):
         assert torch.allclose(shift[:, j], torch.full_like(shift[:, j], 5.0 if tag.startswith("B-") else 0.0),
@@ -70,8 +71,9 @@ def test_grid_tokens_from_image_features(tiny_data, tiny_labels):
     model = t.make(tiny_labels)
     tweets = tiny_data["train"][:4]
     evidence = [VisualEvidence(tw.image_id, grid=torch.randn(49, 16) if i else None) for i, tw in enumerate(tweets)]
-    batch = collate(model.featurizer()(tweets, evidence))
-    assert batch.image_grid.shape == (4, 49, 16) and batch.image_present.tolist() == [False, True, True, True]
+    batch = model.featurizer().collate(model.featurizer()(tweets, evidence))
+    grid, present = batch.extra["image_grid"], batch.extra["image_present"]
+    assert grid.shape == (4, 49, 16) and present.tolist() == [False, True, True, True]
     model.eval()
     text, fused = model._states(batch)
     assert torch.equal(fused[0], text[0]) and not torch.allclose(fused[1:], text[1:])

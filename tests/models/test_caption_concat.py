@@ -1,4 +1,3 @@
-from graphmner.data.collate import collate
 from tests.models.base_model_test import BaseModelTest
 
 
@@ -15,5 +14,5 @@ class TestCaptionConcat(BaseModelTest):
         caption = tiny_data.caption_file.read_text().splitlines()
         caption = next(line.split(":", 1)[1] for line in caption if line.startswith(ex.tweet.image_id + ".jpg"))
         assert tokenizer.decode(row[first_sep + 1:-1]) == caption.strip().lower()
-        batch = collate([ex])
+        batch = model.featurizer().collate([ex])
         assert batch.token_type_ids is not None and batch.token_type_ids.shape == batch.input_ids.shape

@@ -1,7 +1,6 @@
 import pytest
 import torch
 
-from graphmner.data.collate import collate
 from tests.models.base_model_test import BaseModelTest
 
 
@@ -14,7 +13,8 @@ class TestGraphMNERGNN(BaseModelTest):
 
 class TestGraphMNERTransformerConv(BaseModelTest):
     model_name = "graphmner"
-    model_changes = {"fusion": "gnn", "conv": "transformer", "channels": 32, "heads": 2, "layers": 1, "knowledge": False}
+    model_changes = {"fusion": "gnn", "conv": "transformer", "channels": 32, "heads": 2, "layers": 1,
+                     "knowledge": False}
 
 
 class TestGraphMNERSage(BaseModelTest):
@@ -39,9 +39,10 @@ def test_unknown_fusion_is_an_error(tiny_labels):
 def test_gate_starts_nearly_closed(tiny_data, tiny_labels):
     t = TestGraphMNERGNN()
     model = t.make(tiny_labels).eval()
-    batch = collate(t.examples(model, tiny_data, "test", 4))
-    model.word_representations(batch)
-    assert torch.allclose(model.last_gate, torch.sigmoid(torch.tensor(-3.0)), atol=1e-6)
+    batch = model.featurizer().collate(t.examples(model, tiny_data, "test", 4))
+    gate = model(batch).gate  # returned with the output, not kept on the model
+    assert gate.shape == batch.word_mask.shape and not bool(gate[~batch.word_mask].any())
+    assert torch.allclose(gate[batch.word_mask], torch.sigmoid(torch.tensor(-3.0)), atol=1e-6)
 
 
 def test_capacity_control_fuses_tweets_without_evidence(tiny_data, tiny_labels):
@@ -51,8 +52,8 @@ def test_capacity_control_fuses_tweets_without_evidence(tiny_data, tiny_labels):
                        "gate_init": 0.0}
     model = t.make(tiny_labels).eval()
     assert model.evidence_sources == [] and model.needs_evidence
-    batch = collate(t.examples(model, tiny_data, "test", 4))
-    assert batch.graph["object"].num_nodes == 0
+    batch = model.featurizer().collate(t.examples(model, tiny_data, "test", 4))
+    assert batch.extra["graph"]["object"].num_nodes == 0
     assert not torch.allclose(model.word_representations(batch), model.text_states(batch))
     model.config.fuse_without_evidence = False  # without the flag the same batch is the text path exactly
     assert torch.equal(model.word_representations(batch), model.text_states(batch))
@@ -67,9 +68,9 @@ def test_concept_kinds_reach_the_fused_states(tiny_data, tiny_labels):
     t = TestGraphMNERConceptKinds()
     t.model_changes = {**t.model_changes, "gate_init": 0.0}
     model = t.make(tiny_labels).eval()
-    batch = collate(t.examples(model, tiny_data, "test", 4))
-    kinds = batch.graph["object"].kind
-    assert kinds.shape == (batch.graph["object"].num_nodes,) and bool((kinds > 0).any())
+    batch = model.featurizer().collate(t.examples(model, tiny_data, "test", 4))
+    kinds = batch.extra["graph"]["object"].kind
+    assert kinds.shape == (batch.extra["graph"]["object"].num_nodes,) and bool((kinds > 0).any())
     before = model.word_representations(batch)
     assert torch.equal(before, model.word_representations(batch))  # zero-initialised: no effect yet
     with torch.no_grad():
@@ -89,22 +90,23 @@ class TestGraphMNERImageWordBias(BaseModelTest):
 
 
 def test_noise_gate_reads_image_types_and_scales_the_gate(tiny_data, tiny_labels):
-    from graphmner.vision.image_types import TYPE_NAMES
+    from graphmner.evidence.image_types import TYPE_NAMES
 
     t = TestGraphMNERNoiseGate()
     model = t.make(tiny_labels).eval()
-    batch = collate(t.examples(model, tiny_data, "test", 6))
-    has_types = batch.graph.quality[:, -1] == 1
+    batch = model.featurizer().collate(t.examples(model, tiny_data, "test", 6))
+    has_types = batch.extra["graph"].quality[:, -1] == 1
     assert bool(has_types.all())  # every tiny test tweet has a caption, so its image type is scored
-    model.word_representations(batch)
+    out = model(batch)
     # starts as the default model's gate times σ(3), the same for every tweet
-    assert torch.allclose(model.last_quality, torch.sigmoid(torch.tensor(3.0)).expand(6))
-    assert torch.allclose(model.last_gate, torch.sigmoid(torch.tensor(-3.0)) * torch.sigmoid(torch.tensor(3.0)))
+    assert torch.allclose(out.quality, torch.sigmoid(torch.tensor(3.0)).expand(6))
+    expected = torch.sigmoid(torch.tensor(-3.0)) * torch.sigmoid(torch.tensor(3.0))
+    assert torch.allclose(out.gate[batch.word_mask], expected)
     with torch.no_grad():
         model.quality[2].weight.normal_()
-    model.word_representations(batch)
-    assert model.last_quality.unique().numel() > 1  # now it depends on the evidence
-    records = model.tweet_records(batch)
+    out = model(batch)
+    assert out.quality.unique().numel() > 1  # now it depends on the evidence
+    records = model.tweet_records(batch, out)
     assert [r["id"] for r in records] == [tw.id for tw in batch.tweets]
     assert all(r["image_type"] in TYPE_NAMES and 0 < r["quality"] < 1 and 0 < r["gate"] < 1 for r in records)
     assert "quality.0.weight" not in TestGraphMNERGNN().make(tiny_labels).state_dict()
@@ -113,18 +115,18 @@ def test_noise_gate_reads_image_types_and_scales_the_gate(tiny_data, tiny_labels
 def test_image_word_bias_opens_the_gate_of_matching_words(tiny_data, tiny_labels):
     t = TestGraphMNERImageWordBias()
     model = t.make(tiny_labels).eval()
-    batch = collate(t.examples(model, tiny_data, "test", 12))
-    match = batch.graph["word"].match
+    batch = model.featurizer().collate(t.examples(model, tiny_data, "test", 12))
+    match = batch.extra["graph"]["word"].match
     assert bool((match > 0).any()) and bool((match == 0).any())
-    model.word_representations(batch)
+    gate = model(batch).gate[batch.word_mask]  # graph word order
     base = torch.sigmoid(torch.tensor(-3.0))
     # cosine weight starts at 0: an unmatched word keeps the default gate, a matched one is opened by 2 · match
-    assert torch.allclose(model.last_gate[match == 0], base)
-    assert torch.allclose(model.last_gate[match == 1], torch.sigmoid(torch.tensor(-1.0)))
+    assert torch.allclose(gate[match == 0], base)
+    assert torch.allclose(gate[match == 1], torch.sigmoid(torch.tensor(-1.0)))
     with torch.no_grad():
         model.match_bias[1] = 1.0
-    model.word_representations(batch)
-    assert not torch.allclose(model.last_gate[match == 0], base)  # now every word's closest node counts
+    gate = model(batch).gate[batch.word_mask]
+    assert not torch.allclose(gate[match == 0], base)  # now every word's closest node counts
 
 
 def test_training_writes_per_tweet_gate_records(tmp_path):
@@ -134,7 +136,8 @@ def test_training_writes_per_tweet_gate_records(tmp_path):
     from tests.conftest import TINY_DATA, TINY_ENCODER
 
     assert main(["train", "--model", "graphmner", "--data-dir", str(TINY_DATA), "--epochs", "1", "--no-mlflow",
-                 "--device", "cpu", "--output-dir", str(tmp_path), f"model.encoder_overrides={json.dumps(TINY_ENCODER)}",
+                 "--device", "cpu", "--output-dir", str(tmp_path),
+                 f"model.encoder_overrides={json.dumps(TINY_ENCODER)}",
                  "model.pretrained=false", "model.channels=16", "model.heads=2", "model.noise_gate=true"]) == 0
     lines = (tmp_path / "predictions" / "test_tweets.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
@@ -149,14 +152,14 @@ class TestGraphMNERKnowledge(BaseModelTest):
         # knowledge comes from the text: a tweet without an image still fuses its gazetteer matches, and a
         # tweet with neither keeps exactly its text states
         from graphmner.data.conll import Tweet
+        from graphmner.evidence.visual import VisualEvidence
         from graphmner.graph.builder import KNOWLEDGE
-        from graphmner.vision.evidence import VisualEvidence
 
         model = self.make(tiny_labels).eval()
         tweets = [Tweet("a", ["Visit", "Paris", "now"], ["O"] * 3, "a"), Tweet("b", ["no", "names", "here"],
                                                                                  ["O"] * 3, "b")]
-        batch = collate(model.featurizer()(tweets, [VisualEvidence("a"), VisualEvidence("b")]))
-        assert set(batch.graph[KNOWLEDGE].batch.tolist()) == {0}  # Paris (a place, and a first name too)
+        batch = model.featurizer().collate(model.featurizer()(tweets, [VisualEvidence("a"), VisualEvidence("b")]))
+        assert set(batch.extra["graph"][KNOWLEDGE].batch.tolist()) == {0}  # Paris (a place, and a first name too)
         fused, text = model.word_representations(batch), model.text_states(batch)
         assert not torch.allclose(fused[0, :3], text[0, :3]) and torch.equal(fused[1, :3], text[1, :3])
 

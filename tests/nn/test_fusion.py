@@ -3,9 +3,9 @@ import torch
 from torch_geometric.data import Batch
 
 from graphmner.data.conll import Tweet
-from graphmner.graph.builder import build_graph
+from graphmner.evidence.visual import VisualEvidence, caption_concepts
+from graphmner.graph.builder import build_graph, graph_metadata
 from graphmner.nn.fusion import AttentionFusion, GNNFusion
-from graphmner.vision.evidence import VisualEvidence, caption_concepts
 
 H = 16
 
@@ -19,11 +19,54 @@ def graphs():
     return Batch.from_data_list([build_graph(t, e) for t, e in zip((a, b, c), ev)])
 
 
+def hand_made():
+    """Two "word" nodes in a chain and one "thing" node linked to word 0 (with a 3-d edge feature)."""
+    x = {"word": torch.randn(2, H), "thing": torch.randn(1, H)}
+    edges = {("word", "next", "word"): torch.tensor([[0, 1], [1, 0]]),
+             ("thing", "about", "word"): torch.tensor([[0], [0]]),
+             ("word", "rev_about", "thing"): torch.tensor([[0], [0]])}
+    attrs = {("thing", "about", "word"): torch.ones(1, 3), ("word", "rev_about", "thing"): torch.ones(1, 3)}
+    return x, edges, attrs
+
+
 @pytest.mark.parametrize("conv", ["gatv2", "transformer", "sage"])
-def test_gnn_fusion_shapes_and_gradients(conv):
+def test_gnn_fusion_takes_any_schema(conv):
+    # the layer knows no dataset: node and edge types (and edge feature widths) come in as arguments
+    torch.manual_seed(0)
+    x, edges, attrs = hand_made()
+    fusion = GNNFusion(H, (["word", "thing"], list(edges)), {et: 3 for et in attrs}, target="word", channels=8,
+                       layers=1, conv=conv, heads=2).eval()
+    out = fusion(x, edges, attrs)
+    assert out.shape == (2, H)
+    moved = {**x, "thing": x["thing"] + 1.0}
+    after = fusion(moved, edges, attrs)
+    # one layer: the thing reaches word 0 (its edge), not word 1 (two hops away)
+    assert not torch.allclose(out[0], after[0]) and torch.allclose(out[1], after[1])
+
+
+def test_gnn_fusion_reads_edge_features():
+    # TransformerConv adds the edge's embedding to its message (GATv2 only weighs edges by it, and a node
+    # with one in-edge gives it all the weight whatever its features)
+    torch.manual_seed(0)
+    x, edges, attrs = hand_made()
+    fusion = GNNFusion(H, (["word", "thing"], list(edges)), {et: 3 for et in attrs}, channels=8, layers=1,
+                       conv="transformer", heads=2).eval()
+    out = fusion(x, edges, attrs)
+    assert not torch.allclose(out, fusion(x, edges, {et: 2 * a for et, a in attrs.items()}))
+
+
+def test_gnn_fusion_rejects_an_unknown_target():
+    with pytest.raises(ValueError, match="target node type 'word'"):
+        GNNFusion(H, (["token"], [("token", "next", "token")]))
+
+
+@pytest.mark.parametrize("conv", ["gatv2", "transformer", "sage"])
+def test_gnn_fusion_over_tweet_graphs(conv):
     g = graphs()
+    node_types, edge_types, edge_dims = graph_metadata()
     x = {"word": torch.randn(8, H, requires_grad=True), "object": torch.randn(g["object"].num_nodes, H)}
-    out = GNNFusion(H, channels=8, layers=2, conv=conv, heads=2)(x, g.edge_index_dict, g.collect("edge_attr"))
+    fusion = GNNFusion(H, (node_types, edge_types), edge_dims, channels=8, layers=2, conv=conv, heads=2)
+    out = fusion(x, g.edge_index_dict, g.collect("edge_attr"))
     assert out.shape == (8, H)
     out.sum().backward()
     assert x["word"].grad is not None
@@ -33,7 +76,8 @@ def test_gnn_word_states_see_objects():
     # messages from objects reach words: changing an object's state changes the linked words' output
     torch.manual_seed(0)
     g = graphs()
-    fusion = GNNFusion(H, channels=8, layers=1, conv="gatv2", heads=2).eval()
+    node_types, edge_types, edge_dims = graph_metadata()
+    fusion = GNNFusion(H, (node_types, edge_types), edge_dims, channels=8, layers=1, conv="gatv2", heads=2).eval()
     x = {"word": torch.randn(8, H), "object": torch.randn(g["object"].num_nodes, H)}
     before = fusion(x, g.edge_index_dict, g.collect("edge_attr"))
     x["object"] = x["object"] + 1.0
@@ -57,4 +101,4 @@ def test_attention_fusion_shapes_and_isolation():
 
 def test_heads_must_divide_width():
     with pytest.raises(ValueError, match="not divisible"):
-        GNNFusion(H, channels=10, heads=4)
+        GNNFusion(H, (["word"], [("word", "next", "word")]), channels=10, heads=4)

@@ -40,7 +40,8 @@ def test_ctrl_c_marks_the_run_killed_and_the_checkpoint_resumes(uninterrupted, t
     stopped = _train(out, uri, "ctrl-c")
     assert stopped.returncode == 130, stopped.stderr[-2000:]
     last = stopped.stderr.strip().splitlines()[-1]
-    assert last == f"graphmner train: interrupted; the last complete epoch is checkpointed: graphmner train --resume {out}"
+    hint = f"the last complete epoch is checkpointed: graphmner train --resume {out}"
+    assert last == f"graphmner train: interrupted; {hint}"
     assert "Traceback" not in stopped.stderr
     client = mlflow.MlflowClient(tracking_uri=uri)
     run_id = (out / "mlflow_run_id").read_text().strip()

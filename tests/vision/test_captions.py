@@ -1,7 +1,7 @@
 import pytest
 
-from graphmner.data.conll import ConllFormatError
 from graphmner.data.datasets import load_dataset
+from graphmner.formats import FormatError
 from graphmner.vision.captions import read_captions
 from graphmner.vision.sources import SourceReport
 
@@ -17,13 +17,13 @@ def test_bundled_captions_cover_every_tweet():
 def test_format_errors_name_the_line(tmp_path):
     path = tmp_path / "c.txt"
     path.write_text("1.jpg :a dog\n2.jpg :\nno caption here\n")
-    with pytest.raises(ConllFormatError, match=r"c.txt:3: expected '<image_id>.jpg :<caption>'"):
+    with pytest.raises(FormatError, match=r"c.txt:3: expected '<image_id>.jpg :<caption>'"):
         read_captions(path)
     path.write_text("1.jpg :a dog\n2.jpg :\n1.jpg :a cat\n")
-    with pytest.raises(ConllFormatError, match=r":3: image 1 already captioned differently on line 1: 'a dog'"):
+    with pytest.raises(FormatError, match=r":3: image 1 already captioned differently on line 1: 'a dog'"):
         read_captions(path)
     path.write_bytes(b"1.jpg :a dog\n2.jpg :caf\xe9\n")
-    with pytest.raises(ConllFormatError, match=r"c.txt:2: not valid UTF-8"):
+    with pytest.raises(FormatError, match=r"c.txt:2: not valid UTF-8"):
         read_captions(path)
     with pytest.raises(FileNotFoundError, match="caption file not found"):
         read_captions(tmp_path / "missing.txt")

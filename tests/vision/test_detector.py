@@ -5,7 +5,8 @@ import shutil
 import pytest
 
 from graphmner.data.conll import ConllFormatError
-from graphmner.vision.detector import detect_images, detection_meta, read_detections
+from graphmner.formats import FormatError
+from graphmner.vision.detector import Detection, detect_images, detection_meta, read_detections
 from graphmner.vision.sources import SourceReport
 from tests.conftest import RESOURCES
 
@@ -40,7 +41,7 @@ def test_detect_counts_and_caches(cache):
     for objects in detections.values():
         assert len(objects) <= 3
         for obj in objects:
-            assert obj.source == "detector" and all(0.0 <= v <= 1.0 for v in obj.box_xyxyn)
+            assert isinstance(obj, Detection) and all(0.0 <= v <= 1.0 for v in obj.box_xyxyn)
 
 
 def test_repeated_lines_are_skipped_and_counted(tmp_path):
@@ -56,14 +57,15 @@ def test_repeated_lines_are_skipped_and_counted(tmp_path):
 def test_bad_cache_lines_name_the_line(tmp_path):
     path = tmp_path / "d.jsonl"
     path.write_text('{"image_id": "1", "objects": []}\n{"image_id": "1", "error": "truncated"}\n')
-    with pytest.raises(ConllFormatError, match=r"d.jsonl:2: .*image 1 appears twice, differently \(first on line 1\)"):
+    with pytest.raises(FormatError, match=r"d.jsonl:2: .*image 1 appears twice, differently \(first on line 1\)"):
         read_detections(path)
     for bad in ('{"image_id": "1", "objects": [}', '["a list"]', '{"objects": []}'):
         path.write_text(bad + "\n")
-        with pytest.raises(ConllFormatError, match=r"d.jsonl:1: not a detection cache line"):
+        with pytest.raises(FormatError, match=r"d.jsonl:1: not a detection cache line"):
             read_detections(path)
     path.write_text('{"image_id": "1", "objects": [{"label": "dog"}]}\n')
-    with pytest.raises(ConllFormatError, match=r"d.jsonl:1: not a detection cache line"):
+    with pytest.raises(FormatError, match=r"d.jsonl:1: not a detection cache line") as caught:
         read_detections(path)
+    assert not isinstance(caught.value, ConllFormatError)  # a JSON Lines file is not called a CoNLL file
     with pytest.raises(FileNotFoundError, match="graphmner detect"):
         read_detections(tmp_path / "missing.jsonl")

@@ -19,14 +19,19 @@ else.
 from __future__ import annotations
 
 import logging
+import random
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from graphmner.data.conll import Tweet
+from graphmner.data.datasets import Dataset
 from graphmner.vision.captions import read_captions
+from graphmner.vision.detector import Detection, read_detections
+from graphmner.vision.features import ImageFeatures, read_features
 from graphmner.vision.sources import SourceReport
 
 log = logging.getLogger(__name__)
@@ -81,6 +86,11 @@ class VisualObject:
     score: float  # detector confidence; 1.0 for caption concepts
     source: str  # "caption" | "detector"
 
+    @classmethod
+    def detected(cls, detection: Detection) -> VisualObject:
+        """A detector's object (from a detection cache or :class:`~graphmner.vision.detector.Detector`)."""
+        return cls(detection.label, detection.box_xyxyn, detection.score, "detector")
+
 
 @dataclass
 class VisualEvidence:
@@ -91,7 +101,7 @@ class VisualEvidence:
     caption: str | None = None
     image_path: Path | None = None
     grid: Any = None  # (R, D) float tensor of region features, from a feature cache
-    # how much the caption reads like each image type (graphmner.vision.image_types.TYPE_NAMES order);
+    # how much the caption reads like each image type (graphmner.evidence.image_types.TYPE_NAMES order);
     # filled in by the featurizer of a model that reads it (graphmner with noise_gate)
     type_scores: tuple[float, ...] | None = None
 
@@ -153,7 +163,7 @@ class EvidenceReport:
 
 def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: dict[str, str] | None = None,
                      detections: dict[str, list[VisualObject]] | None = None, image_dir: Path | None = None,
-                     max_concepts: int = 16, features=None, unreadable: Iterable[str] = ()
+                     max_concepts: int = 16, features: ImageFeatures | None = None, unreadable: Iterable[str] = ()
                      ) -> tuple[list[VisualEvidence], EvidenceReport]:
     """One :class:`VisualEvidence` per tweet (in order), and the counts.
 
@@ -161,7 +171,8 @@ def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: 
         sources: any of ``"captions"``, ``"detections"``, ``"features"``.
         captions: ``{image_id: caption}`` (needed for ``captions``).
         detections: ``{image_id: objects}`` (needed for ``detections``).
-        features: an :class:`~graphmner.vision.features.ImageFeatures` cache (needed for ``features``).
+        features: an :class:`~graphmner.vision.features.ImageFeatures` cache, or anything with its ``get``
+            (needed for ``features``).
         image_dir: where ``<image_id>.jpg`` would be; recorded when the file exists.
         unreadable: image ids a detection or feature cache records as unreadable (counted).
     """
@@ -209,8 +220,6 @@ def shuffle_evidence(evidence: Sequence[VisualEvidence], seed: int) -> list[Visu
     Same distribution of evidence, wrong image: a model that gains from the
     right evidence should not gain from this.
     """
-    import random
-
     n = len(evidence)
     order = list(range(n))
     rng = random.Random(seed)
@@ -221,7 +230,7 @@ def shuffle_evidence(evidence: Sequence[VisualEvidence], seed: int) -> list[Visu
     return list(evidence)
 
 
-def dataset_evidence(data, sources: Sequence[str], shuffle_seed: int | None = None,
+def dataset_evidence(data: Dataset, sources: Sequence[str], shuffle_seed: int | None = None,
                      caption_file: str | Path | None = None, detections: str | Path | None = None,
                      max_concepts: int = 16, features: str | Path | None = None,
                      source_reports: list[SourceReport] | None = None,
@@ -252,19 +261,16 @@ def dataset_evidence(data, sources: Sequence[str], shuffle_seed: int | None = No
         if detections is None:
             raise FileNotFoundError("evidence 'detections' needs a detection cache: run graphmner detect, then "
                                     "pass data.detections=FILE")
-        from graphmner.vision.detector import read_detections
-
         reports_out.append(SourceReport("detections", str(detections)))
-        objects, errors = read_detections(detections, reports_out[-1])
-        reports_out[-1].without_tweet = len((objects.keys() | errors.keys()) - image_ids)
+        found, errors = read_detections(detections, reports_out[-1])
+        objects = {i: [VisualObject.detected(d) for d in ds] for i, ds in found.items()}
+        reports_out[-1].without_tweet = len((found.keys() | errors.keys()) - image_ids)
         unreadable |= errors.keys()
     grids = None
     if "features" in sources:
         if features is None:
             raise FileNotFoundError("evidence 'features' needs a feature cache: run graphmner extract-features, then "
                                     "pass data.features=FILE")
-        from graphmner.vision.features import read_features
-
         grids = read_features(features)
         reports_out.append(SourceReport("features", str(features), entries=len(grids.index),
                                         unreadable=len(grids.errors),

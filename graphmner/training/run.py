@@ -1,17 +1,23 @@
-"""One training run from an :class:`ExperimentConfig`: data -> model -> trainer -> outputs."""
+"""One training run from an :class:`ExperimentConfig`: data -> evidence -> model -> trainer -> outputs."""
 from __future__ import annotations
 
 import json
 import logging
 import subprocess
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import torch
+import yaml
 
-from graphmner.config import ExperimentConfig, save_config
+from graphmner.config import ExperimentConfig
 from graphmner.data.conll import check_entity_types
 from graphmner.data.datasets import load_dataset
 from graphmner.data.labels import LabelVocab
+from graphmner.evidence.making import evidence_record, save_evidence_record
+from graphmner.evidence.visual import dataset_evidence
+from graphmner.models.base import model_config
 from graphmner.training.callbacks import Callback, MLflowCallback
 from graphmner.training.distributed import dist_env
 from graphmner.training.trainer import FitResult, Trainer, device_name, resolve_device, set_seed
@@ -36,7 +42,20 @@ def run_source() -> dict[str, str]:
     return {"mlflow.source.git.commit": commit, "git_dirty": str(bool(dirty)).lower()}
 
 
-def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = None,
+def resolved_config(config: ExperimentConfig) -> dict[str, Any]:
+    """The config as a plain dict, its model section with every default of the model's config filled in."""
+    values = asdict(config)
+    cls, model = model_config(config.model)
+    values["model"] = {"name": cls.name, **asdict(model)}
+    return values
+
+
+def save_config(config: ExperimentConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML (what ``graphmner train --config`` and ``--resume`` read back)."""
+    Path(path).write_text(yaml.safe_dump(resolved_config(config), sort_keys=False), encoding="utf-8")
+
+
+def run_training(config: ExperimentConfig, callbacks: list[Callback] | None = None,
                    resume: bool = False) -> FitResult:
     """Train and evaluate as ``config`` says; writes ``config.output_dir``.
 
@@ -46,17 +65,15 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
     if config.train.num_threads:
         torch.set_num_threads(config.train.num_threads)
     set_seed(config.train.seed)
-    model_cls, model_config = config.model_config()
+    model_cls, model_settings = model_config(config.model)  # an unknown model or key fails before any data
     data = load_dataset(config.data.dataset, config.data.data_dir, limit=config.data.limit)
     labels = LabelVocab.from_tags(t.tags for t in data["train"])
     for split in ("valid", "test"):
         check_entity_types(data[split], labels.entity_types, f"the training split {data.reports['train'].path}")
-    model = model_cls(model_config, labels)
+    model = model_cls(model_settings, labels)
     featurize = model.featurizer()
     summary = {"data": data.summary()}
     if model.needs_evidence:
-        from graphmner.vision.evidence import dataset_evidence
-
         shuffle = config.train.seed if config.data.evidence_shuffle else None
         source_reports: list = []
         evidence, reports = dataset_evidence(data, model.evidence_sources, shuffle_seed=shuffle,
@@ -95,10 +112,8 @@ def run_experiment(config: ExperimentConfig, callbacks: list[Callback] | None = 
     log.info("%s on %s: %d/%d/%d tweets, labels %s", model_cls.name, data.name, len(train), len(dev), len(test),
              labels.tags)
     trainer = Trainer(model, config.train, callbacks)
-    run_config = {**config.to_dict(), "data_summary": summary}
+    run_config = {**resolved_config(config), "data_summary": summary}
     if model.needs_evidence and env.is_main:  # how the evidence was made, so predict can make it for new tweets
-        from graphmner.inference import evidence_record, save_evidence_record
-
         record = evidence_record(model.evidence_sources, data.caption_file, config.data.detections,
                                  config.data.features)
         record["shuffled_in_training"] = config.data.evidence_shuffle

@@ -1,47 +1,29 @@
-"""What kind of image a tweet has, zero-shot from its caption: photo, screenshot, meme, ...
+"""Zero-shot image types from captions: photo, screenshot, meme, ... (the types are in
+:mod:`graphmner.evidence.image_types`).
 
-Many tweet images say nothing about the tweet's entities: cartoons, memes,
-screenshots of text, stock pictures. The classifier embeds the caption with a
-sentence-embedding model (the bundled MiniLM is one: all-MiniLM-L6-v2, mean
-pooling, unit length) and compares it with a few prototype captions per type;
-a type's score is its best prototype's cosine similarity. The scores feed the
-graphmner noise gate (``model.noise_gate``) and the analysis notebooks.
-
-Types and prototypes are written as BLIP-2 writes captions ("a cartoon of a man
-with a hat"), not as labels, because that is what the embeddings compare with.
+The classifier embeds the caption with a sentence-embedding model (the bundled
+MiniLM is one: all-MiniLM-L6-v2, mean pooling, unit length) and compares it with
+the prototype captions of each type; a type's score is its best prototype's
+cosine similarity. The scores feed the graphmner noise gate
+(``model.noise_gate``) and the analysis notebooks.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import Tensor
 
-log = logging.getLogger(__name__)
+from graphmner.evidence.image_types import IMAGE_TYPES, TYPE_NAMES
+from graphmner.nn.encoders import load_encoder, load_tokenizer
 
-# type -> prototype captions; "photo" types are the ones whose content can name an entity
-IMAGE_TYPES: dict[str, tuple[str, ...]] = {
-    "photo of people": ("a man in a suit speaking at a podium", "a group of people posing for a photo",
-                        "a woman smiling at the camera", "a football player running on the field",
-                        "a singer performing on stage"),
-    "photo of a place": ("a city street with tall buildings", "a view of the ocean at sunset",
-                         "a stadium full of fans", "a crowd of people at a rally in a square",
-                         "a building with a flag on top"),
-    "photo of a thing": ("a plate of food on a table", "a car parked on the side of the road",
-                         "a dog sitting on the grass", "a pair of shoes on the floor", "a bottle of beer"),
-    "screenshot or text": ("a screenshot of a tweet", "a text message on a phone screen",
-                           "a sign that says welcome", "a page of a newspaper article", "a quote on a black background"),
-    "cartoon or meme": ("a cartoon of a man with a hat", "a meme with a funny face", "a drawing of a character",
-                        "an animated character from a movie", "a comic strip"),
-    "poster or logo": ("a poster for a concert", "the logo of a company", "a flyer for an event",
-                       "an advertisement for a product", "a book cover"),
-}
-TYPE_NAMES: tuple[str, ...] = tuple(IMAGE_TYPES)
+log = logging.getLogger(__name__)
 
 
 def _mean_pool(hidden: Tensor, mask: Tensor) -> Tensor:
@@ -60,8 +42,6 @@ class ImageTypeClassifier:
     """
 
     def __init__(self, encoder: str = "minilm", batch_size: int = 128, device: str = "cpu"):
-        from graphmner.nn.encoders import load_encoder, load_tokenizer
-
         self.name, self.batch_size, self.device = encoder, batch_size, device
         self.tokenizer = load_tokenizer(encoder)
         self.model = load_encoder(encoder).to(device).eval()
@@ -110,15 +90,8 @@ def caption_types(captions: dict[str, str], encoder: str = "minilm", cache_dir: 
     return result
 
 
-def image_type(scores: Sequence[float]) -> str:
-    """The name of the best-scoring type."""
-    return TYPE_NAMES[max(range(len(scores)), key=scores.__getitem__)]
-
-
 def with_type_scores(evidence: Sequence, encoder: str = "minilm", cache_dir: str | Path | None = None) -> list:
     """The evidence with ``type_scores`` filled in for every caption that has none yet."""
-    import dataclasses
-
     todo = {e.image_id: e.caption for e in evidence if e.caption and e.type_scores is None}
     if not todo:
         return list(evidence)

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from graphmner.data.collate import Featurizer, collate, plan_windows
 from graphmner.data.conll import Tweet
 from graphmner.data.labels import LabelVocab
+from graphmner.featurize import Featurizer, collate, plan_windows
 
 
 @pytest.mark.parametrize("counts, budget", [([1] * 30, 8), ([3, 1, 4, 1, 5, 9, 2, 6], 10), ([2] * 5, 10), ([5], 5)])

@@ -1,5 +1,5 @@
-"""Tag new tweets with a saved model, making their visual evidence the way the training evidence
-was made: ``graphmner predict``.
+"""Evidence for new tweets, made the way the training evidence was made (``graphmner predict``,
+:class:`~graphmner.predictor.Predictor`).
 
 Training writes ``model/evidence.json``: the evidence sources and where each came from (the
 caption file; the detection cache and its detector settings; the feature cache and its
@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from graphmner.data.conll import Tweet
-from graphmner.vision.evidence import EvidenceReport, VisualEvidence, VisualObject, collect_evidence
+from graphmner.evidence.visual import EvidenceReport, VisualEvidence, VisualObject, collect_evidence
+from graphmner.vision.captions import Captioner
+from graphmner.vision.detector import Detector, detection_meta, to_detections
+from graphmner.vision.features import FeatureExtractor, FeatureReport, ImageFeatures, features_of, read_features
+from graphmner.vision.images import UnreadableImageError, open_image
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +36,8 @@ def evidence_record(sources: Sequence[str], caption_file: str | Path | None = No
     if "captions" in sources:
         record["captions"] = {"file": str(caption_file) if caption_file else None}
     if "detections" in sources and detections:
-        from graphmner.vision.detector import detection_meta
-
         record["detections"] = {"cache": str(detections), **detection_meta(detections)}
     if "features" in sources and features:
-        from graphmner.vision.features import read_features
-
         record["features"] = {"cache": str(features), **read_features(features).meta}
     return record
 
@@ -64,7 +65,7 @@ class EvidenceMaker:
     captioner: str | None = None  # name or path of an image captioner for images without a caption
     detections: dict[str, list[VisualObject]] = field(default_factory=dict)  # a detection cache, loaded
     detector_weights: str | None = None  # instead of the record's detector
-    features: Any = None  # an ImageFeatures cache, loaded
+    features: ImageFeatures | None = None  # a feature cache, loaded
     device: str = "cpu"
     unreadable: dict[str, str] = field(default_factory=dict)  # image id -> why it could not be used (filled)
 
@@ -94,8 +95,6 @@ class EvidenceMaker:
 
     def _images(self, paths: dict[str, Path], chunk: int = 16):
         """``(ids, PIL images)`` a chunk at a time; an unreadable image is left out and recorded."""
-        from graphmner.vision.images import UnreadableImageError, open_image
-
         ids, images = [], []
         for image_id, path in paths.items():
             try:
@@ -110,16 +109,12 @@ class EvidenceMaker:
             yield ids, images
 
     def _caption(self, paths: dict[str, Path]) -> dict[str, str]:
-        from graphmner.vision.captions import Captioner
-
         captioner, out = Captioner(self.captioner, self.device), {}
         for ids, images in self._images(paths):
             out.update(zip(ids, captioner(images)))
         return out
 
     def _detect(self, paths: dict[str, Path]) -> dict[str, list[VisualObject]]:
-        from graphmner.vision.detector import Detector, to_objects
-
         meta = self.record.get("detections", {})
         weights = self.detector_weights or meta.get("weights")
         if not weights:
@@ -128,12 +123,11 @@ class EvidenceMaker:
         detector, out = Detector(weights, conf=meta.get("conf", 0.25), max_det=meta.get("max_det", 20),
                                  device=self.device, imgsz=meta.get("imgsz", 640)), {}
         for ids, images in self._images(paths):
-            out.update({i: to_objects(found) for i, found in zip(ids, detector.detect(images))})
+            out.update({i: [VisualObject.detected(d) for d in to_detections(found)]
+                        for i, found in zip(ids, detector.detect(images))})
         return out
 
     def _extract(self, paths: list[Path]):
-        from graphmner.vision.features import FeatureExtractor, FeatureReport, features_of
-
         meta = self.record.get("features", {})
         if not meta.get("backbone"):
             raise ValueError("this model was trained with image features but its record names no backbone; "

@@ -1,7 +1,8 @@
 """Zero-shot image types from captions with the bundled (pretrained) MiniLM."""
 import pytest
 
-from graphmner.vision.image_types import TYPE_NAMES, ImageTypeClassifier, caption_types, image_type
+from graphmner.evidence.image_types import TYPE_NAMES, image_type
+from graphmner.nn.zero_shot import ImageTypeClassifier, caption_types
 
 
 @pytest.fixture(scope="module")
@@ -37,5 +38,5 @@ def test_caption_types_are_cached_and_skip_empty_captions(tmp_path, monkeypatch)
     def no_model(*args, **kwargs):
         raise AssertionError("the cache should have answered")
 
-    monkeypatch.setattr("graphmner.vision.image_types.ImageTypeClassifier", no_model)
+    monkeypatch.setattr("graphmner.nn.zero_shot.ImageTypeClassifier", no_model)
     assert caption_types(captions, cache_dir=tmp_path) == first

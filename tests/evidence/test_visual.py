@@ -1,8 +1,14 @@
 import pytest
 
 from graphmner.data.conll import Tweet
-from graphmner.vision.evidence import (VisualEvidence, VisualObject, caption_concepts, collect_evidence,
-                                       evidence_words, shuffle_evidence)
+from graphmner.evidence.visual import (
+    VisualEvidence,
+    VisualObject,
+    caption_concepts,
+    collect_evidence,
+    evidence_words,
+    shuffle_evidence,
+)
 
 
 def test_caption_concepts_are_content_words_in_order():
@@ -12,8 +18,8 @@ def test_caption_concepts_are_content_words_in_order():
 
 
 def test_evidence_words_place_every_object():
-    ev = VisualEvidence("1", caption_concepts("a dog on a red sofa") + [VisualObject("dog", (0, 0, 1, 1), 0.9, "detector"),
-                                                                      VisualObject("cell phone", None, 0.5, "detector")],
+    detected = [VisualObject("dog", (0, 0, 1, 1), 0.9, "detector"), VisualObject("cell phone", None, 0.5, "detector")]
+    ev = VisualEvidence("1", caption_concepts("a dog on a red sofa") + detected,
                         caption="a dog on a red sofa")
     words, index = evidence_words(ev)
     assert words == ["a", "dog", "on", "a", "red", "sofa", "dog", "cell phone"]
@@ -57,14 +63,14 @@ def test_shuffle_gives_everyone_another_tweets_evidence():
 
 
 def test_parse_sources():
-    from graphmner.vision.evidence import parse_sources
+    from graphmner.evidence.visual import parse_sources
 
     assert parse_sources("captions, detections") == ["captions", "detections"]
     assert parse_sources("none") == [] and parse_sources("") == []
 
 
 def test_concept_kinds_hint_at_entity_types():
-    from graphmner.vision.evidence import CONCEPT_KINDS, concept_kind
+    from graphmner.evidence.visual import CONCEPT_KINDS, concept_kind
 
     kinds = {w: CONCEPT_KINDS[concept_kind(w)] for w in ("man", "players", "stadium", "Team", "stop sign",
                                                          "screenshot", "dog", "", "glass")}
@@ -78,7 +84,7 @@ def test_dataset_evidence_reports_every_file(tmp_path):
     import json
 
     from graphmner.data.datasets import load_dataset
-    from graphmner.vision.evidence import dataset_evidence
+    from graphmner.evidence.visual import dataset_evidence
 
     for split in ("train", "valid", "test"):
         (tmp_path / f"{split}.txt").write_text(f"IMGID:{split}1\nParis\tB-LOC\n\nIMGID:{split}2\nx\tO\n")

@@ -1,0 +1,128 @@
+"""The package's imports point one way: readers -> evidence -> graph -> featurize -> nn -> models -> eval ->
+training -> predictor -> cli. A module may import its own layer or an earlier one, never a later one, and
+no internal import hides inside a function (where import cycles used to hide)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "graphmner"
+
+# in the order data flows; a module belongs to the layer of its longest matching prefix
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("formats", ("graphmner", "graphmner.formats")),
+    ("readers", ("graphmner.data", "graphmner.vision")),
+    ("evidence", ("graphmner.evidence",)),
+    ("graph", ("graphmner.graph",)),
+    ("featurize", ("graphmner.featurize",)),
+    ("nn", ("graphmner.nn",)),
+    ("models", ("graphmner.models",)),
+    ("eval", ("graphmner.eval",)),
+    ("training", ("graphmner.config", "graphmner.training")),
+    ("predictor", ("graphmner.predictor",)),
+    ("cli", ("graphmner.cli",)),
+]
+
+
+def layer_of(module: str) -> int:
+    best, rank = -1, None
+    for i, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+                best, rank = len(prefix), i
+    assert rank is not None, f"{module} is in no layer: add it to LAYERS"
+    return rank
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def internal_imports(path: Path, module: str | None = None) -> list[tuple[str, int, bool]]:
+    """``(imported module, line, at module level)`` for every import of a graphmner module by the file
+    ``path`` (module ``module``, by default the one at that path)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top = {id(node) for node in tree.body}
+    here = (module or module_name(path)).split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    known = {module_name(p) for p in PACKAGE.rglob("*.py")}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package[:len(package) - node.level + 1] + ([base] if base else []))
+            # "from graphmner.nn import zero_shot" imports a module; "from graphmner.nn.fusion import GNNFusion" a name
+            names = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
+        else:
+            continue
+        found += [(name, node.lineno, id(node) in top) for name in names if name.split(".")[0] == "graphmner"]
+    return found
+
+
+def all_imports():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for imported, line, top_level in internal_imports(path):
+            yield path, module_name(path), imported, line, top_level
+
+
+def test_every_module_is_in_a_layer():
+    for path in PACKAGE.rglob("*.py"):
+        layer_of(module_name(path))
+
+
+def test_imports_point_one_way():
+    backwards = [f"{path.relative_to(PACKAGE.parent)}:{line}: {module} ({LAYERS[layer_of(module)][0]}) imports "
+                 f"{imported} ({LAYERS[layer_of(imported)][0]})"
+                 for path, module, imported, line, _ in all_imports() if layer_of(imported) > layer_of(module)]
+    assert not backwards, "imports against the flow:\n" + "\n".join(backwards)
+
+
+def test_readers_import_only_the_shared_formats():
+    readers = LAYERS.index(next(layer for layer in LAYERS if layer[0] == "readers"))
+    crossing = []
+    for path, module, imported, line, _ in all_imports():
+        if layer_of(module) == readers and layer_of(imported) == readers:
+            if module.split(".")[1] != imported.split(".")[1]:  # data/ and vision/ read different things
+                crossing.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {module} imports {imported}")
+    assert not crossing, "\n".join(crossing)
+
+
+def test_no_internal_import_inside_a_function():
+    hidden = [f"{path.relative_to(PACKAGE.parent)}:{line}: {imported}"
+              for path, _, imported, line, top_level in all_imports() if not top_level]
+    assert not hidden, "internal imports belong at the top of the module:\n" + "\n".join(hidden)
+
+
+def test_no_import_cycles():
+    graph: dict[str, set[str]] = {}
+    for _, module, imported, _, _ in all_imports():
+        if imported != module and not imported.startswith(module + "."):  # a package importing its own modules
+            graph.setdefault(module, set()).add(imported)
+    done, path = set(), []
+
+    def visit(module: str) -> None:
+        if module in path:
+            raise AssertionError("import cycle: " + " -> ".join(path[path.index(module):] + [module]))
+        if module in done:
+            return
+        path.append(module)
+        for nxt in sorted(graph.get(module, ())):
+            visit(nxt)
+        path.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+
+
+def test_the_check_sees_backward_and_hidden_imports(tmp_path):
+    # the rules are not vacuous: a reader importing a model, relatively and inside a function, is found
+    probe = tmp_path / "probe.py"
+    probe.write_text("from .conll import Tweet\n\ndef f():\n    from ..models.base import Tagger\n", encoding="utf-8")
+    found = internal_imports(probe, "graphmner.data.probe")
+    assert found == [("graphmner.data.conll", 1, True), ("graphmner.models.base", 4, False)]
+    assert layer_of("graphmner.models.base") > layer_of("graphmner.data.probe")
