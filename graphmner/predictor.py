@@ -3,7 +3,7 @@
     >>> from graphmner.predictor import Predictor
     >>> predictor = Predictor.from_pretrained("runs/x/model")
     >>> predictor("Bears win in Chicago", caption="a man holding a chicago bears jersey")
-    {"tokens": [...], "tags": [...], "entities": [{"text": "Chicago", "type": "LOC", "start": 3, "end": 4}, ...]}
+    {"tokens": [...], "tags": [...], "entities": [{"text": ..., "type": ..., "start": ..., "end": ...}, ...]}
 
 A multimodal model gets the evidence it was trained with, made the way its training
 evidence was made (``model/evidence.json``, see :mod:`graphmner.evidence.making`):

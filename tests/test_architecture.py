@@ -126,3 +126,13 @@ def test_the_check_sees_backward_and_hidden_imports(tmp_path):
     found = internal_imports(probe, "graphmner.data.probe")
     assert found == [("graphmner.data.conll", 1, True), ("graphmner.models.base", 4, False)]
     assert layer_of("graphmner.models.base") > layer_of("graphmner.data.probe")
+
+
+def test_the_readme_layout_names_every_module():
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("<!-- layout -->", 1)[1].split("<!-- /layout -->", 1)[0]
+    missing = [str(path.relative_to(PACKAGE.parent)) for path in sorted(PACKAGE.rglob("*.py"))
+               if path.name != "__init__.py" and path.parent.name != "models" and path.name not in layout]
+    assert not missing, f"README.md's layout does not name {missing}"
+    for folder in sorted(p for p in PACKAGE.iterdir() if p.is_dir() and not p.name.startswith("__")):
+        assert f"{folder.name}/" in layout, f"README.md's layout does not name {folder.name}/"

@@ -1,4 +1,8 @@
+from dataclasses import fields
+from pathlib import Path
+
 import pytest
+import yaml
 
 from graphmner.config import load_config, parse_override
 from graphmner.models.base import model_config
@@ -38,10 +42,30 @@ def test_parse_override_values():
         parse_override("oops")
 
 
-def test_shipped_configs_load():
-    from pathlib import Path
+CONFIGS = sorted((Path(__file__).parents[1] / "experiments" / "configs").glob("*.yaml"))
+# what defines a run besides its model: the training recipe (not the seed, device or bookkeeping)
+RECIPE = {"epochs", "batch_size", "lr_encoder", "lr_head", "weight_decay", "warmup_ratio", "max_grad_norm"}
 
-    configs = sorted((Path(__file__).parents[1] / "experiments" / "configs").glob("*.yaml"))
-    assert configs
-    for path in configs:
+
+def test_shipped_configs_load():
+    assert CONFIGS
+    for path in CONFIGS:
         model_config(load_config(path).model)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_a_config_pins_everything_that_defines_it(path):
+    # a config named for what it is (a control, a baseline) must not change meaning when a default does:
+    # every field of its model and the whole training recipe are written in the file
+    written = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cls, settings = model_config(written["model"])
+    missing = {f.name for f in fields(settings)} - set(written["model"])
+    assert not missing, f"{path.name} leaves model fields to the defaults: {sorted(missing)}"
+    assert RECIPE <= set(written.get("train", {})), f"{path.name} leaves {sorted(RECIPE - set(written['train']))}"
+
+
+def test_the_capacity_control_is_the_control_it_is_named_for():
+    control = load_config(Path(__file__).parents[1] / "experiments" / "configs" / "graphmner_capacity_control.yaml")
+    _, settings = model_config(control.model)
+    # no evidence of any kind (no image, no knowledge nodes), and the fusion stack runs anyway
+    assert settings.evidence == [] and settings.knowledge is False and settings.fuse_without_evidence is True

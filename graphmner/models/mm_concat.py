@@ -1,4 +1,6 @@
-"""mm_concat: the seed's BasicModel / MMNerModel family. A pooled visual vector joined to every word.
+"""mm_concat: the BasicModel / MMNerModel family (BERT + CRF + one image vector).
+
+A pooled visual vector joined to every word:
 
     words ──encoder──▶ h (B, W, H)        visual tokens (caption / objects / grid) ──▶ mean ──▶ v (B, H)
     join="concat":  h' = h + W [h; v]                       (MMNerModel: BERT + CRF + one image vector)

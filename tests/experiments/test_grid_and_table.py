@@ -1,4 +1,4 @@
-"""experiments/grid.py (job expansion) and experiments/table.py (MLflow -> Markdown)."""
+"""experiments/grid.py (job expansion) and experiments/table.py (MLflow or runs.jsonl -> Markdown)."""
 import importlib.util
 import json
 import sys
@@ -47,6 +47,7 @@ def _log_run(mlflow, name, tags, f1, seconds):
             mlflow.log_metric("epoch_seconds", s, step=step)
         if f1 is not None:
             mlflow.log_metric("test_f1", f1)
+            mlflow.log_metric("best_dev_f1", f1 - 0.01)
 
 
 def test_table_from_mlflow_latest_run_per_seed_counts(tmp_path):
@@ -72,11 +73,40 @@ def test_table_from_mlflow_latest_run_per_seed_counts(tmp_path):
     assert sorted(umt.epoch_seconds) == [20, 30, 50]  # the older seed-1 run is ignored
     text = table.markdown(cells, rows=["umt"])
     assert text.splitlines()[:4] == [
-        "| model | Twitter-2015 test F1 | n | s/epoch | Twitter-2017 test F1 | n | s/epoch |",
-        "|---|---|---|---|---|---|---|",
-        "| umt |  |  |  | 81.00 ± 1.41 | 2 | 33 |",
-        "| bert_crf | 70.00 | 1 | 5 |  |  |  |"]
+        "| model | Twitter-2015 dev F1 | test F1 | n | s/epoch | Twitter-2017 dev F1 | test F1 | n | s/epoch |",
+        "|---|---|---|---|---|---|---|---|---|",
+        "| umt |  |  |  |  | 80.00 ± 1.41 | 81.00 ± 1.41 | 2 | 33 |",
+        "| bert_crf | 69.00 | 70.00 | 1 | 5 |  |  |  |  |"]
     assert "cpu (2 threads)" in text
+    # the same runs exported as a study's per-run results tabulate the same
+    export = tmp_path / "runs.jsonl"
+    assert table.main(["--mlflow", "t", "--grid", "g", "--export", str(export), "--tracking-uri", uri]) == 0
+    assert table.markdown(table.read_runs(export), rows=["umt"]) == text
+
+
+def test_table_from_runs_file_later_lines_win_and_grids_filter(tmp_path, capsys):
+    runs = tmp_path / "runs.jsonl"
+    record = {"variant": "gnn", "dataset": "twitter2017", "epoch_seconds": [10.0], "device": "NVIDIA H200"}
+    lines = [{**record, "grid": "pilot", "seed": 1, "test_f1": 0.5, "dev_f1": 0.5},
+             {**record, "grid": "final", "seed": 1, "test_f1": 0.8, "dev_f1": 0.79},
+             {**record, "grid": "final", "seed": 2, "test_f1": 0.82, "dev_f1": 0.81}]
+    runs.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    cells = table.read_runs(runs)
+    assert cells[("gnn", "twitter2017")].text() == "81.00 ± 1.41"  # the pilot's seed 1 was run again later
+    assert "older run of ('gnn', 'twitter2017', 1)" in capsys.readouterr().err
+    assert table.read_runs(runs, ["pilot"])[("gnn", "twitter2017")].text() == "50.00"
+    with pytest.raises(SystemExit, match="no runs of grid"):
+        table.read_runs(runs, ["nope"])
+
+
+def test_every_study_has_a_page_and_its_runs_tabulate():
+    studies = sorted(p for p in (ROOT / "experiments" / "studies").iterdir() if p.is_dir())
+    index = (ROOT / "experiments" / "README.md").read_text()
+    assert studies
+    for study in studies:
+        assert (study / "README.md").is_file() and f"studies/{study.name}/" in index
+        cells = table.read_runs(study / "runs.jsonl")
+        assert cells and all(c.f1 for c in cells.values())
 
 
 def test_write_section_replaces_between_markers(tmp_path):
