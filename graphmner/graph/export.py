@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import networkx as nx
 import torch
 from torch_geometric.data import HeteroData
 
@@ -60,8 +61,6 @@ def to_networkx(tweet: Tweet, evidence: VisualEvidence | None, graph: HeteroData
     (``type="knowledge"``, ``kind``, ``text`` = the words matched); edges carry ``type`` (``next``,
     ``sees``, ``seen_by``, ``near``, ``names``, ``named_by``) and, for cross-modal edges, ``exact``/``partial``.
     """
-    import networkx as nx
-
     objects = evidence.objects if evidence is not None else []
     g = nx.MultiDiGraph(tweet_id=tweet.id, caption=(evidence.caption if evidence is not None else None) or "")
     prefix = {WORD: "w", OBJECT: "o"}

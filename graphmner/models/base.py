@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
+from transformers import AutoTokenizer
 
 from graphmner.data.labels import LabelVocab
 from graphmner.featurize import Batch, Featurizer
@@ -203,8 +205,6 @@ class Tagger(nn.Module):
 
     def save_pretrained(self, directory: str | Path) -> None:
         """Write config JSON, safetensors weights, labels and tokenizer to ``directory``."""
-        from safetensors.torch import save_file
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"model": self.name, "config": asdict(self.config), "encoder_config": self.encoder.config.to_dict()}
@@ -217,9 +217,6 @@ class Tagger(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> Tagger:
         """Load a folder written by :meth:`save_pretrained` (any registered model)."""
-        from safetensors.torch import load_file
-        from transformers import AutoTokenizer
-
         directory = Path(directory)
         for name in (CONFIG_FILE, WEIGHTS_FILE, LABELS_FILE, TOKENIZER_DIR):
             if not (directory / name).exists():

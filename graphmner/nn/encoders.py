@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from torch import Tensor, nn
+from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 
 def _minilm_path() -> str:
@@ -30,8 +31,6 @@ def resolve_encoder(name: str) -> str:
 
 
 def load_tokenizer(name: str):
-    from transformers import AutoTokenizer
-
     return AutoTokenizer.from_pretrained(resolve_encoder(name))
 
 
@@ -46,8 +45,6 @@ def load_encoder(name: str, pretrained: bool = True, overrides: dict[str, Any] |
             with ``pretrained`` only fields that do not change weight shapes
             (dropout, ...) make sense.
     """
-    from transformers import AutoConfig, AutoModel
-
     path = resolve_encoder(name)
     config = AutoConfig.from_pretrained(path, **(overrides or {}))
     # always float32: checkpoints are sometimes stored in half precision, which AdamW cannot train
@@ -58,8 +55,6 @@ def load_encoder(name: str, pretrained: bool = True, overrides: dict[str, Any] |
 
 def encoder_from_config(config_dict: dict[str, Any]) -> nn.Module:
     """Rebuild an encoder (random weights) from a saved ``config.to_dict()``; no download."""
-    from transformers import AutoConfig, AutoModel
-
     config_dict = dict(config_dict)
     model_type = config_dict.pop("model_type")
     return AutoModel.from_config(AutoConfig.for_model(model_type, **config_dict)).float()

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 CHECKPOINTS = "checkpoints"
 COMPLETE = "COMPLETE"
@@ -51,8 +52,6 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
 
 def save_checkpoint(output_dir: str | Path, state: TrainState, model: torch.nn.Module, best_state: dict,
                     optimizer, scheduler, sampler_generator: torch.Generator) -> Path:
-    from safetensors.torch import save_file
-
     root = Path(output_dir) / CHECKPOINTS
     folder = root / f"epoch-{state.epoch}"
     if folder.exists():
@@ -79,7 +78,6 @@ def save_checkpoint(output_dir: str | Path, state: TrainState, model: torch.nn.M
 def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer, scheduler, sampler_generator: torch.Generator,
                     device: torch.device) -> tuple[TrainState, dict]:
     """Restore everything :func:`save_checkpoint` wrote; returns the state and the best-dev weights."""
-    from safetensors.torch import load_file
 
     try:
         model.load_state_dict(load_file(str(folder / "model.safetensors"), device=str(device)))

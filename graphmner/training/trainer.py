@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -176,8 +177,6 @@ class Trainer:
         model.to(self.device)
         forward = model
         if env.distributed:
-            from torch.nn.parallel import DistributedDataParallel
-
             # some parameters see no gradient in some batches (e.g. the fusion of a batch without evidence)
             forward = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda"
                                               else None, find_unused_parameters=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import torch
+
 from graphmner.formats import FormatError, read_text_strict
 from graphmner.vision.sources import SourceReport
 
@@ -64,8 +66,6 @@ class Captioner:
         self.name, self.device, self.max_new_tokens = name, device, max_new_tokens
 
     def __call__(self, images: list) -> list[str]:
-        import torch
-
         with torch.no_grad():
             inputs = self.processor(images=images, return_tensors="pt").to(self.device)
             out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens)

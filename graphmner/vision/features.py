@@ -30,7 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torchvision
+from safetensors.torch import load_file
 from torch import Tensor, nn
+from torchvision import transforms
 from tqdm.auto import tqdm
 
 from graphmner.vision.images import UnreadableImageError, list_images, open_image
@@ -48,8 +51,6 @@ class FeatureExtractor(nn.Module):
 
     def __init__(self, backbone: str, weights: str = "default"):
         super().__init__()
-        import torchvision
-
         if backbone not in BACKBONES:
             raise ValueError(f"unknown backbone {backbone!r}; known: {', '.join(BACKBONES)}")
         self.backbone, self.weights = backbone, str(weights)
@@ -84,16 +85,12 @@ def _load_state_dict(path: str) -> dict[str, Tensor]:
     if not Path(path).is_file():
         raise FileNotFoundError(f"--weights {path}: no such file (or use 'default' / 'random')")
     if path.endswith(".safetensors"):
-        from safetensors.torch import load_file
-
         return load_file(path)
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def preprocess():
     """Resize the shorter side to 256, centre-crop 224, normalise (ImageNet statistics)."""
-    from torchvision import transforms
-
     return transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
                                transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 

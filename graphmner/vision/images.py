@@ -25,6 +25,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+from PIL import Image, ImageOps
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp")
 
 # Pillow's default limit (89.5 M pixels, e.g. 9459x9459), enforced as an error rather than Pillow's
@@ -55,17 +58,12 @@ def _pil_open():
     # ultralytics replaces PIL.Image.open with a wrapper that, on a file PIL cannot identify, tries to
     # install and import a HEIF plugin (offline: "No module named 'pi_heif'" instead of the real reason).
     # Keep Pillow's own opener so an unreadable image is reported as what it is.
-    from PIL import Image
-
     patches = sys.modules.get("ultralytics.utils.patches")
     return getattr(patches, "_image_open", None) or Image.open
 
 
 def to_rgb(image):
     """An 8-bit RGB copy of a loaded PIL image (see the module docstring for each mode)."""
-    import numpy as np
-    from PIL import Image
-
     if image.mode.startswith("I"):  # 16-bit (or 32-bit integer) gray: scale, do not clip
         values = np.asarray(image, dtype=np.float64)
         image = Image.fromarray((values.clip(0, 65535) / 257.0).round().astype(np.uint8), mode="L")
@@ -84,8 +82,6 @@ def open_image(path: str | Path, max_pixels: int | None = None):
     Args:
         max_pixels: refuse larger images (default :data:`MAX_PIXELS`).
     """
-    from PIL import Image, ImageOps
-
     path = Path(path)
     limit = MAX_PIXELS if max_pixels is None else max_pixels
     if not path.is_file():

@@ -1,0 +1,176 @@
+"""What each ``graphmner`` command does, given its parsed flags (:mod:`graphmner.cli` parses them).
+
+Thin faces over the Python API: each calls it (:func:`~graphmner.training.run.run_training`,
+:class:`~graphmner.predictor.Predictor`, ...) and prints.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import networkx as nx
+import torch
+
+from graphmner.config import load_config
+from graphmner.data.conll import check_entity_types, read_conll, write_conll
+from graphmner.data.datasets import load_dataset
+from graphmner.data.labels import tags_to_spans
+from graphmner.eval.metrics import entity_scores, format_report
+from graphmner.evidence.visual import dataset_evidence, parse_sources
+from graphmner.graph.builder import GraphConfig, build_graph
+from graphmner.graph.export import save_graphs, to_networkx
+from graphmner.graph.knowledge import load_gazetteer
+from graphmner.predictor import Predictor
+from graphmner.training.distributed import dist_env
+from graphmner.training.run import run_training
+from graphmner.training.trainer import evaluate
+from graphmner.vision.captions import read_captions
+from graphmner.vision.detector import detect_images
+from graphmner.vision.features import extract_features
+
+log = logging.getLogger(__name__)
+
+
+def train(args: argparse.Namespace) -> int:
+    flags: dict = {}
+    for flag, (section, key) in {"model": ("model", "name"), "encoder": ("model", "encoder"),
+                                 "dataset": ("data", "dataset"), "data_dir": ("data", "data_dir"),
+                                 "limit": ("data", "limit"), "epochs": ("train", "epochs"),
+                                 "seed": ("train", "seed"), "device": ("train", "device"),
+                                 "experiment": ("mlflow", "experiment")}.items():
+        value = getattr(args, flag)
+        if value is not None:
+            flags.setdefault(section, {})[key] = value
+    if args.output_dir is not None:
+        flags["output_dir"] = args.output_dir
+    if args.no_mlflow:
+        flags.setdefault("mlflow", {})["enabled"] = False
+    if args.evidence is not None:
+        flags.setdefault("model", {})["evidence"] = parse_sources(args.evidence)
+    if args.evidence_shuffle:
+        flags.setdefault("data", {})["evidence_shuffle"] = True
+    if args.detections:
+        flags.setdefault("data", {})["detections"] = args.detections
+    if args.features:
+        flags.setdefault("data", {})["features"] = args.features
+    if args.resume:
+        given = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
+                 if k not in ("resume", "command", "func", "verbose", "overrides") and v not in (None, False)]
+        if given or args.overrides:
+            raise ValueError(f"--resume continues a run exactly as configured; drop {given + args.overrides}")
+        saved = Path(args.resume) / "config.yaml"
+        if not saved.is_file():
+            raise FileNotFoundError(f"--resume {args.resume}: no config.yaml there (not a graphmner run folder)")
+        config = load_config(saved)
+        config.output_dir = args.resume
+    else:
+        config = load_config(args.config, flags, overrides=args.overrides)
+    args.run_folder = config.output_dir  # for the hint after a Ctrl-C
+    result = run_training(config, resume=bool(args.resume))
+    if not dist_env().is_main:
+        return 0
+    test = result.metrics["test"]
+    print(f"test  P {test['precision']:.4f}  R {test['recall']:.4f}  F1 {test['f1']:.4f}  "
+          f"(best dev epoch {result.metrics['best_epoch']}, dev F1 {result.metrics['dev']['f1']:.4f}, "
+          f"{result.metrics['train_seconds']:.0f}s) -> {Path(config.output_dir) / 'metrics.json'}")
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    predictor = Predictor.from_pretrained(args.model_dir, args.device)
+    model, device = predictor.model, predictor.device
+    data = load_dataset(args.dataset, args.data_dir, splits=(args.split,))
+    check_entity_types(data[args.split], model.labels.entity_types, f"the model's labels ({args.model_dir})")
+    evidence = None
+    if model.needs_evidence:
+        evidence = dataset_evidence(data, model.evidence_sources, detections=args.detections,
+                                    features=args.features)[0][args.split]
+    examples = model.featurizer()(data[args.split], evidence)
+    scores, predicted = evaluate(model, examples, args.batch_size, device, desc=args.split)
+    if args.output:
+        write_conll(args.output, data[args.split], predicted)
+    if args.json:
+        print(json.dumps(scores, indent=2))
+    else:
+        print(f"{data.name} {args.split}: {len(examples)} tweets")
+        print(format_report(scores), end="")
+    return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    text_only = {"--image": args.image, "--caption": args.caption}
+    file_only = {"--output": args.output, "--image-dir": args.image_dir, "--captions": args.captions}
+    for flag, value in (file_only if args.text is not None else text_only).items():
+        if value is not None:
+            raise ValueError(f"{flag} goes with {'--input' if args.text is not None else '--text'}")
+    predictor = Predictor.from_pretrained(args.model_dir, args.device, detections=args.detections,
+                                          features=args.features, captioner=args.captioner, detector=args.detector,
+                                          batch_size=args.batch_size)
+    if args.text is not None:
+        print(json.dumps(predictor(args.text, image=args.image, caption=args.caption), ensure_ascii=False))
+        return 0
+    tweets = read_conll(args.input, allow_untagged=True)
+    image_dir = Path(args.image_dir) if args.image_dir else None
+    images = {t.image_id: image_dir / f"{t.image_id}.jpg" for t in tweets
+              if image_dir and (image_dir / f"{t.image_id}.jpg").is_file()}
+    captions = read_captions(args.captions) if args.captions else {}
+    tags = predictor.tag(tweets, images, captions)
+    if args.output:
+        write_conll(args.output, tweets, tags)
+    entities = sum(len(tags_to_spans(t)) for t in tags)
+    print(f"{args.input}: {len(tweets)} tweets, {entities} entities predicted"
+          + (f" -> {args.output}" if args.output else ""))
+    if all(t.tags is not None for t in tweets):
+        known = predictor.model.labels.entity_types
+        unknown = sorted({g[2:] for t in tweets for g in t.tags if g != "O"} - set(known))
+        if unknown:  # the predictions are still useful; a score against types it cannot predict is not
+            print(f"not scored: the gold tags have entity type(s) {unknown} this model was not trained on "
+                  f"(it knows {known})")
+        else:
+            print(format_report(entity_scores([t.tags for t in tweets], tags)), end="")
+    return 0
+
+
+def detect(args: argparse.Namespace) -> int:
+    report = detect_images(args.image_dir, args.weights, args.output, conf=args.conf, batch=args.batch,
+                           max_det=args.max_det, device=args.device)
+    print(f"{report.summary()} -> {args.output}")
+    return 0
+
+
+def extract_features_command(args: argparse.Namespace) -> int:
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    report = extract_features(args.image_dir, args.backbone, args.output, weights=args.weights, batch=args.batch,
+                              device=device)
+    print(f"{report.summary()} -> {args.output}")
+    return 0
+
+
+def build_graphs(args: argparse.Namespace) -> int:
+    data = load_dataset(args.dataset, args.data_dir, splits=(args.split,))
+    sources = parse_sources(args.evidence)
+    evidence = dataset_evidence(data, sources, detections=args.detections)[0][args.split]
+    tweets, config = data[args.split], GraphConfig(cross_edges=args.cross_edges)
+    if not args.no_knowledge:  # graphmner's default graph has knowledge nodes
+        config.knowledge = load_gazetteer()
+    start = time.perf_counter()
+    graphs = {t.id: build_graph(t, e, config) for t, e in zip(tweets, evidence)}
+    seconds = time.perf_counter() - start
+    save_graphs(args.output, graphs, {"dataset": data.name, "split": args.split, "evidence": sources,
+                                      "cross_edges": args.cross_edges, "knowledge": not args.no_knowledge})
+    print(f"{len(graphs)} graphs of {data.name}/{args.split} in {seconds:.2f}s "
+          f"({len(graphs) / seconds:.0f} tweets/s) -> {args.output}")
+    if args.networkx:
+        index = next((i for i, t in enumerate(tweets) if t.id == args.networkx), None)
+        if index is None:
+            raise KeyError(f"no tweet {args.networkx!r} in {data.name}/{args.split}")
+        g = to_networkx(tweets[index], evidence[index], graphs[args.networkx])
+        path = Path(args.networkx_output or f"{Path(args.output).with_suffix('')}.{args.networkx}.json")
+        path.write_text(json.dumps(nx.node_link_data(g, edges="edges"), indent=1, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+        print(f"networkx graph of tweet {args.networkx}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges "
+              f"-> {path}")
+    return 0
