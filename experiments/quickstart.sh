@@ -3,7 +3,7 @@
 # BLIP-2 captions as visual evidence, GATv2 fusion, Twitter-2017, 3 epochs, seed 1)
 # and print test P/R/F1. Extra arguments go to `graphmner train`, e.g.
 # --dataset twitter2015 --seed 2, or --config experiments/configs/bert_crf.yaml for the text-only baseline.
-# About 15 minutes on 2 CPU cores; writes runs/quickstart/ and one MLflow run (./mlflow.db).
+# About 5 minutes of training on 2 CPU cores; writes runs/quickstart/ and one MLflow run (./mlflow.db).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$repo/experiments/setup_env.sh"
