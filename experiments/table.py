@@ -11,7 +11,9 @@ $MLFLOW_TRACKING_URI, else ./mlflow.db, every run's default). ``--export`` write
 such a file, so that a study's figures can be re-derived without the store. Rows are the runs'
 ``variant`` (experiments/grid.py tags it; the ``model`` otherwise), columns the datasets. Where one
 (variant, dataset, seed) was run more than once, the latest counts (in a runs file: the later line)
-and the others are listed on stderr. ``--write`` replaces the text between ``<!-- table:SECTION -->``
+and the others are listed on stderr. One regime per table: rows from different devices (a CPU, a GPU
+model) or encoder weights are refused unless ``--mix-regimes``, and the regime is printed under the
+table. ``--write`` replaces the text between ``<!-- table:SECTION -->``
 and ``<!-- /table:SECTION -->``, so that no figure in a page is typed by hand. Dev is shown beside
 test: decisions are taken on dev.
 """
@@ -43,6 +45,7 @@ class Cell:
     dev: dict[int, float] = field(default_factory=dict)  # seed -> dev F1 (%) at the best dev epoch
     epoch_seconds: list[float] = field(default_factory=list)
     devices: set[str] = field(default_factory=set)
+    regimes: set[tuple[str, str]] = field(default_factory=set)  # (device kind, encoder)
 
     def text(self) -> str:
         return spread([self.f1[s] for s in sorted(self.f1)])
@@ -63,7 +66,9 @@ def add_run(cells: dict[tuple[str, str], Cell], seen: set, record: dict, where: 
     if record.get("dev_f1") is not None:
         cell.dev[key[2]] = 100 * record["dev_f1"]
     cell.epoch_seconds += list(record.get("epoch_seconds") or [])
-    cell.devices.add(record.get("device") or "?")
+    device = record.get("device") or "?"
+    cell.devices.add(device)
+    cell.regimes.add(("CPU" if device.startswith("cpu") else device, record.get("encoder") or "?"))
 
 
 def read_runs(path: Path, grids: list[str] | None = None) -> dict[tuple[str, str], Cell]:
@@ -101,6 +106,7 @@ def mlflow_runs(experiment: str, grid: str | None = None, tracking_uri: str | No
                                                   key=lambda m: m.step)]
                    for name in ("epoch_seconds", "dev_f1", "train_loss")}
         out.append({"grid": tags.get("grid", experiment), "run": run.info.run_name,
+                    "encoder": run.data.params.get("model.encoder"),
                     "variant": tags.get("variant") or tags.get("model", "?"), "dataset": tags.get("dataset", "?"),
                     "seed": int(tags.get("seed", -1)), "mlflow_run_id": run.info.run_id,
                     "test_precision": metrics.get("test_precision"), "test_recall": metrics.get("test_recall"),
@@ -121,8 +127,22 @@ def collect(experiment: str, grid: str | None = None, tracking_uri: str | None =
     return cells
 
 
-def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None) -> str:
-    """One row per variant; per dataset: dev F1 and test F1 (mean ± sample std when n > 1), n, s/epoch."""
+def regimes(cells: dict[tuple[str, str], Cell]) -> list[tuple[str, str]]:
+    return sorted({regime for cell in cells.values() for regime in cell.regimes})
+
+
+def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None, mix_regimes: bool = False) -> str:
+    """One row per variant; per dataset: dev F1 and test F1 (mean ± sample std when n > 1), n, s/epoch.
+
+    Raises:
+        SystemExit: the cells come from more than one regime (device kind, encoder) and ``mix_regimes`` is off.
+    """
+    found = regimes(cells)
+    if len(found) > 1 and not mix_regimes:
+        rows_of = {regime: sorted({v for (v, _), c in cells.items() if regime in c.regimes}) for regime in found}
+        where = "; ".join(f"{d}, encoder {e}: {', '.join(rows_of[(d, e)])}" for d, e in found)
+        raise SystemExit(f"rows from {len(found)} regimes ({where}); one table compares one regime: select runs "
+                         f"(--grids, --rows --only) or pass --mix-regimes")
     datasets = sorted({d for _, d in cells})
     variants = sorted({v for v, _ in cells})
     if rows:
@@ -131,7 +151,6 @@ def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None) 
     for d in datasets:
         title = DATASET_TITLES.get(d, d)
         head += [f"{title} dev F1", "test F1", "n", "s/epoch"]
-    devices = sorted({dev for c in cells.values() for dev in c.devices})
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for v in variants:
         row = [v]
@@ -144,7 +163,8 @@ def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None) 
                 row += [cell.dev_text(), cell.text(), str(len(cell.f1)), sec]
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
-    lines.append(f"Measured on: {'; '.join(devices)}.")
+    lines.append("Regime" + ("s (mixed on purpose)" if len(found) > 1 else "") + ": "
+                 + "; ".join(f"{device}, encoder {encoder}" for device, encoder in found) + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -168,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export", type=Path, metavar="FILE", help="with --mlflow: write the runs as runs.jsonl")
     parser.add_argument("--rows", help="comma-separated row order (variants); others follow")
     parser.add_argument("--only", action="store_true", help="with --rows: those rows alone")
+    parser.add_argument("--mix-regimes", action="store_true", help="tabulate rows of different devices or encoders")
     parser.add_argument("--write", type=Path, help="a Markdown file to rewrite (with --section)")
     parser.add_argument("--section", help="the marker name in --write")
     parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"))
@@ -191,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         cells = {key: cell for key, cell in cells.items() if key[0] in args.rows.split(",")}
     if not cells:
         raise SystemExit("no finished runs with a test F1")
-    table = markdown(cells, args.rows.split(",") if args.rows else None)
+    table = markdown(cells, args.rows.split(",") if args.rows else None, args.mix_regimes)
     if args.write:
         if not args.section:
             parser.error("--write needs --section")

@@ -15,7 +15,7 @@ from graphmner.formats import FormatError
 
 # command -> its function in graphmner.commands
 COMMANDS = {"train": "train", "evaluate": "evaluate_command", "predict": "predict", "detect": "detect",
-            "extract-features": "extract_features_command", "build-graphs": "build_graphs"}
+            "extract-features": "extract_features_command", "build-graphs": "build_graphs", "compare": "compare"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
     bg.add_argument("--networkx-output", help="where (default: next to --output)")
     bg.add_argument("--no-knowledge", action="store_true",
                     help="leave out the knowledge (gazetteer) nodes, as model.knowledge=false")
+
+    co = sub.add_parser("compare", help="is B better than A? F1 of both, the difference, its 95%% interval and a "
+                                        "p-value from a paired bootstrap over tweets",
+                        description="A and B: run folders (their predictions/SPLIT.conll) or prediction files of "
+                                    "the same tweets with the same gold tags.")
+    co.add_argument("a", metavar="RUN_OR_PREDICTIONS_A")
+    co.add_argument("b", metavar="RUN_OR_PREDICTIONS_B")
+    co.add_argument("--split", default="test", choices=("dev", "test"), help="which predictions of a run folder")
+    co.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (at least 1000 for a claim)")
+    co.add_argument("--seed", type=int, default=1, help="seeds the resampling")
+    co.add_argument("--json", action="store_true", help="one JSON line: f1_a, f1_b, delta, ci_low, ci_high, p")
 
     pr = sub.add_parser("predict", help="tag a text (JSON out) or a CoNLL file, with the evidence the model "
                                         "was trained with")

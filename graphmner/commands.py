@@ -19,6 +19,7 @@ from graphmner.data.conll import check_entity_types, read_conll, write_conll
 from graphmner.data.datasets import load_dataset
 from graphmner.data.labels import tags_to_spans
 from graphmner.eval.metrics import entity_scores, format_report
+from graphmner.eval.significance import compare_files, prediction_file
 from graphmner.evidence.visual import dataset_evidence, parse_sources
 from graphmner.graph.builder import GraphConfig, build_graph
 from graphmner.graph.export import save_graphs, to_networkx
@@ -173,4 +174,18 @@ def build_graphs(args: argparse.Namespace) -> int:
                         encoding="utf-8")
         print(f"networkx graph of tweet {args.networkx}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges "
               f"-> {path}")
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    result = compare_files(args.a, args.b, args.resamples, args.seed, args.split)
+    if args.json:
+        print(json.dumps({k: result[k] for k in ("f1_a", "f1_b", "delta", "ci_low", "ci_high", "p")}))
+        return 0
+    print(f"A  F1 {100 * result['f1_a']:.2f}  {prediction_file(args.a, args.split)}")
+    print(f"B  F1 {100 * result['f1_b']:.2f}  {prediction_file(args.b, args.split)}")
+    low, high = 100 * result["ci_low"], 100 * result["ci_high"]
+    print(f"B - A  {100 * result['delta']:+.2f} F1  95% CI [{low:+.2f}, {high:+.2f}]  p = {result['p']:.4f}"
+          f"  (paired bootstrap over {result['tweets']} tweets, {result['resamples']} resamples, seed {args.seed}; "
+          f"two-sided)")
     return 0

@@ -35,6 +35,9 @@ class DataConfig:
 class TrainConfig:
     # epochs over the training split; the best dev epoch is kept
     epochs: int = 3
+    # early stopping: end training once this many epochs in a row bring no better dev F1 (the learning-rate
+    # schedule still spans `epochs`); None trains every epoch
+    patience: int | None = None
     # tweets per optimisation step
     batch_size: int = 32
     # tweets per evaluation step

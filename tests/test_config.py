@@ -44,7 +44,7 @@ def test_parse_override_values():
 
 CONFIGS = sorted((Path(__file__).parents[1] / "experiments" / "configs").glob("*.yaml"))
 # what defines a run besides its model: the training recipe (not the seed, device or bookkeeping)
-RECIPE = {"epochs", "batch_size", "lr_encoder", "lr_head", "weight_decay", "warmup_ratio", "max_grad_norm"}
+RECIPE = {"epochs", "patience", "batch_size", "lr_encoder", "lr_head", "weight_decay", "warmup_ratio", "max_grad_norm"}
 
 
 def test_shipped_configs_load():

@@ -18,8 +18,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# every log of these studies came from one NVIDIA H200 running 8 to 15 runs side by side (the study pages)
-DEVICE = "NVIDIA H200"
+# every log of these studies came from one NVIDIA H200 running 8 to 15 runs side by side (the study pages),
+# with the copy of MiniLM that experiments/gpu_grid.sh passes as --encoder (its weights stored in fp16)
+DEVICE, ENCODER = "NVIDIA H200", ".gpu/minilm (MiniLM stored in fp16)"
 STUDIES = {"caption-evidence": ("pilot-wave1", "pilot-wave2", "pilot-wave3", "pilot-wave4", "final", "5-epochs"),
            "denoising-evidence": ("ablation", "rerun")}
 NAME = re.compile(r"^(?P<variant>.+)-(?P<year>2015|2017)-s(?P<seed>\d+)$")
@@ -58,7 +59,7 @@ def records(study_name: str) -> list[dict]:
                 "test_precision": float(test[1]), "test_recall": float(test[2]), "test_f1": float(test[3]),
                 "best_epoch": int(test[4]), "dev_f1": float(test[5]), "train_seconds": int(test[6]),
                 "dev_f1_per_epoch": [float(e[4]) for e in epochs], "train_loss": [float(e[1]) for e in epochs],
-                "epoch_seconds": [float(e[5]) for e in epochs], "device": DEVICE,
+                "epoch_seconds": [float(e[5]) for e in epochs], "device": DEVICE, "encoder": ENCODER,
                 "source": str(log.relative_to(study)),
             })
     return out

@@ -247,3 +247,46 @@ def write_conll(path: str | Path, tweets: Sequence[Tweet], predictions: Sequence
                 cols += [predictions[i][j]] if predictions is not None else []
                 out.write("\t".join(cols) + "\n")
             out.write("\n")
+
+
+@dataclass
+class ScoredTweet:
+    """One tweet of a prediction file: its words, gold tags and predicted tags."""
+
+    id: str
+    tokens: list[str]
+    gold: list[str]
+    predicted: list[str]
+    line: int  # the line of its IMGID
+
+
+def read_predictions(path: str | Path) -> list[ScoredTweet]:
+    """A prediction file as :func:`write_conll` writes one with predictions (``DIR/predictions/test.conll``):
+    ``IMGID`` blocks of ``token<TAB>gold<TAB>predicted`` lines. Anything else is a :class:`ConllFormatError`
+    naming file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"prediction file not found: {path}")
+    tweets: list[ScoredTweet] = []
+    for number, line in _decode_lines(path):
+        if line.startswith(IMGID_PREFIX):
+            tweets.append(ScoredTweet(line[len(IMGID_PREFIX):].strip(), [], [], [], number))
+            continue
+        if line == "":
+            continue
+        if not tweets:
+            raise ConllFormatError(path, number, f"token line outside a tweet (expected 'IMGID:<id>' first): {line!r}")
+        columns = line.split("\t")
+        if len(columns) != 3:
+            raise ConllFormatError(path, number, f"expected 'token<TAB>gold<TAB>predicted', found {len(columns)} "
+                                                 f"column(s): {line!r} (a file of a run with gold tags is needed)")
+        for tag in columns[1:]:
+            if not TAG_PATTERN.match(tag):
+                raise ConllFormatError(path, number, f"tag {tag!r} is not IOB2 (O, B-TYPE or I-TYPE)")
+        tweets[-1].tokens.append(columns[0])
+        tweets[-1].gold.append(columns[1])
+        tweets[-1].predicted.append(columns[2])
+    tweets = [t for t in tweets if t.tokens]
+    if not tweets:
+        raise ConllFormatError(path, 1, "no tweets in file")
+    return tweets

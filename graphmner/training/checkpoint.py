@@ -40,6 +40,7 @@ class TrainState:
     best_dev: dict[str, Any] | None = None
     epoch_seconds: list[float] = field(default_factory=list)
     train_losses: list[float] = field(default_factory=list)
+    dev_f1: list[float] = field(default_factory=list)  # dev F1 after each epoch
     elapsed: float = 0.0  # training seconds before this process started
 
 

@@ -194,9 +194,15 @@ class Trainer:
                 raise FileNotFoundError(f"{output_dir}: no complete checkpoint to resume from")
             state, best_state = load_checkpoint(folder, model, optimizer, scheduler, sampler.generator, self.device)
             log.info("resuming from %s: %d of %d epochs done", folder, state.epoch, cfg.epochs)
-        epoch_seconds, train_losses = state.epoch_seconds, state.train_losses
+        epoch_seconds, train_losses, dev_f1 = state.epoch_seconds, state.train_losses, state.dev_f1
         start = time.perf_counter()
         for epoch in range(state.epoch + 1, cfg.epochs + 1):
+            # checked before each epoch rather than after, so that a resumed run stops where the original would
+            if cfg.patience and state.epoch - state.best_epoch >= cfg.patience:
+                if env.is_main:
+                    log.info("early stop after epoch %d: no better dev F1 for %d epochs (best: epoch %d, %.4f)",
+                             state.epoch, cfg.patience, state.best_epoch, state.best_f1)
+                break
             t0 = time.perf_counter()
             model.train()
             total, steps = 0.0, 0
@@ -223,6 +229,7 @@ class Trainer:
             dev_scores, _ = evaluate(model, dev, cfg.eval_batch_size, self.device, desc="dev", env=env)
             epoch_seconds.append(time.perf_counter() - t0)
             train_losses.append(total / max(steps, 1))
+            dev_f1.append(dev_scores["f1"])
             if env.is_main:
                 log.info("epoch %d: train loss %.4f | dev P %.4f R %.4f F1 %.4f | %.1fs", epoch, train_losses[-1],
                          dev_scores["precision"], dev_scores["recall"], dev_scores["f1"], epoch_seconds[-1])
@@ -242,7 +249,8 @@ class Trainer:
         model.load_state_dict(best_state)
         metrics: dict[str, Any] = {"best_epoch": state.best_epoch, "dev": state.best_dev,
                                    "train_seconds": train_seconds,
-                                   "epoch_seconds": epoch_seconds, "train_loss": train_losses,
+                                   "epoch_seconds": epoch_seconds, "train_loss": train_losses, "dev_f1": dev_f1,
+                                   "epochs_trained": state.epoch,
                                    "processes": env.world, "device": device_name(self.device)}
         splits = {"dev": dev}
         if test is not None:

@@ -77,7 +77,7 @@ def test_table_from_mlflow_latest_run_per_seed_counts(tmp_path):
         "|---|---|---|---|---|---|---|---|---|",
         "| umt |  |  |  |  | 80.00 ± 1.41 | 81.00 ± 1.41 | 2 | 33 |",
         "| bert_crf | 69.00 | 70.00 | 1 | 5 |  |  |  |  |"]
-    assert "cpu (2 threads)" in text
+    assert text.splitlines()[-1] == "Regime: CPU, encoder ?."  # these test runs logged no model.encoder
     # the same runs exported as a study's per-run results tabulate the same
     export = tmp_path / "runs.jsonl"
     assert table.main(["--mlflow", "t", "--grid", "g", "--export", str(export), "--tracking-uri", uri]) == 0
@@ -141,3 +141,21 @@ def test_import_run_folders_then_tabulate(tmp_path, capsys):
     gnn = cells[("gnn", "twitter2017")]
     assert gnn.text() == "81.00 ± 1.41" and sorted(gnn.epoch_seconds) == [10, 10, 20, 20]
     assert gnn.devices == {"NVIDIA H200"}
+
+
+def test_one_regime_per_table(tmp_path):
+    runs = tmp_path / "runs.jsonl"
+    base = {"dataset": "twitter2017", "seed": 1, "test_f1": 0.8, "dev_f1": 0.8}
+    lines = [{**base, "variant": "bert", "device": "cpu (2 threads)", "encoder": "minilm"},
+             {**base, "variant": "gnn", "device": "NVIDIA H200", "encoder": "minilm"}]
+    runs.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    cells = table.read_runs(runs)
+    with pytest.raises(SystemExit, match=r"rows from 2 regimes \(CPU, encoder minilm: bert; NVIDIA H200, encoder "
+                                         r"minilm: gnn\)"):
+        table.markdown(cells)
+    assert table.markdown(cells, mix_regimes=True).splitlines()[-1] == \
+        "Regimes (mixed on purpose): CPU, encoder minilm; NVIDIA H200, encoder minilm."
+    # the same device with another thread count, or another CPU, is one regime: a CPU
+    lines[1] = {**lines[1], "device": "cpu (1 threads)"}
+    runs.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert table.markdown(table.read_runs(runs)).splitlines()[-1] == "Regime: CPU, encoder minilm."

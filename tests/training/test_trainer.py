@@ -34,12 +34,13 @@ def test_fit_writes_outputs_and_selects_on_dev(tmp_path, tiny_data, tiny_labels)
     result = fit(tmp_path, tiny_data, tiny_labels, [recorder])
     out = tmp_path / "out"
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == {"best_epoch", "dev", "test", "train_seconds", "epoch_seconds", "train_loss", "processes",
-                            "device"}
+    assert set(metrics) == {"best_epoch", "dev", "test", "train_seconds", "epoch_seconds", "train_loss", "dev_f1",
+                            "epochs_trained", "processes", "device"}
     assert metrics["processes"] == 1 and metrics["train_loss"] == [m["train_loss"] for _, m in recorder.epochs]
     assert {"f1", "precision", "recall", "per_type"} <= set(metrics["test"])
     assert 0.0 <= metrics["test"]["f1"] <= 1.0 and len(metrics["epoch_seconds"]) == 3
     dev_f1 = [m["dev_f1"] for _, m in recorder.epochs]
+    assert metrics["dev_f1"] == dev_f1 and metrics["epochs_trained"] == 3
     assert metrics["best_epoch"] == 1 + dev_f1.index(max(dev_f1))  # first epoch with the best dev F1
     assert metrics["dev"]["f1"] == pytest.approx(max(dev_f1))
     # the returned and the saved model carry the best-dev weights: re-scoring dev reproduces it
@@ -83,3 +84,51 @@ def test_mlflow_marks_a_crash_failed(tmp_path, tiny_data, tiny_labels):
 
 def test_flatten():
     assert flatten({"a": {"b": 1, "c": {"d": None}}, "e": {}}) == {"a.b": 1, "a.c.d": None, "e": {}}
+
+
+def scripted_dev(monkeypatch, dev_f1: list[float]):
+    """Make the per-epoch dev evaluations return ``dev_f1`` in turn, and record the weights each epoch ended with
+    and the weights the final test evaluation used."""
+    from graphmner.training import trainer as trainer_module
+
+    real, seen = trainer_module.evaluate, {"epochs": [], "test": None}
+
+    def evaluate(model, examples, *args, records=None, **kwargs):
+        scores, predicted = real(model, examples, *args, records=records, **kwargs)
+        weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if records is None:  # the dev evaluation after an epoch (the final ones collect per-tweet records)
+            seen["epochs"].append(weights)
+            scores = {**scores, "f1": dev_f1[len(seen["epochs"]) - 1]}
+        elif kwargs.get("desc") == "test":
+            seen["test"] = weights
+        return scores, predicted
+
+    monkeypatch.setattr(trainer_module, "evaluate", evaluate)
+    return seen
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return all(bool((a[k] == b[k]).all()) for k in a)
+
+
+def test_the_best_dev_epoch_is_the_one_tested_when_it_is_a_middle_one(tmp_path, tiny_data, tiny_labels, monkeypatch):
+    seen = scripted_dev(monkeypatch, [0.50, 0.80, 0.60])  # epoch 2 is the best on dev
+    result = fit(tmp_path, tiny_data, tiny_labels, epochs=3)
+    assert result.metrics["best_epoch"] == 2 and result.metrics["dev_f1"] == [0.50, 0.80, 0.60]
+    first, middle, last = seen["epochs"]
+    assert not same_weights(middle, last) and not same_weights(first, middle)  # training moved the weights
+    assert same_weights(seen["test"], middle)  # test was scored with epoch 2's weights, not the last ones
+    saved = Tagger.from_pretrained(tmp_path / "out" / "model").state_dict()
+    assert same_weights({k: v for k, v in saved.items()}, middle)
+
+
+def test_patience_stops_training_after_epochs_without_a_better_dev(tmp_path, tiny_data, tiny_labels, monkeypatch):
+    seen = scripted_dev(monkeypatch, [0.50, 0.80, 0.70, 0.79, 0.90, 0.95])
+    model = get_model_class("bert_crf")(tiny_model_config(), tiny_labels)
+    config = TrainConfig(epochs=6, patience=2, batch_size=4, lr_encoder=1e-3, lr_head=1e-2, device="cpu")
+    featurize = model.featurizer()
+    result = Trainer(model, config).fit(featurize(tiny_data["train"]), featurize(tiny_data["valid"]),
+                                        featurize(tiny_data["test"]), tmp_path / "out")
+    # epochs 3 and 4 bring nothing better than epoch 2: training ends after epoch 4, epoch 2's weights are kept
+    assert result.metrics["epochs_trained"] == 4 and len(seen["epochs"]) == 4
+    assert result.metrics["best_epoch"] == 2 and same_weights(seen["test"], seen["epochs"][1])
