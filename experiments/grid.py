@@ -155,10 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     common = [*extra]
     if args.epochs:
         common += ["--epochs", args.epochs]
-    if args.no_mlflow:
-        common.append("--no-mlflow")
-    else:
-        common += ["--experiment", experiment, f"mlflow.tags.grid={args.grid}"]
+    # the grid and variant tags also name the run in its run.json, with or without MLflow
+    common.append(f"mlflow.tags.grid={args.grid}")
+    common += ["--no-mlflow"] if args.no_mlflow else ["--experiment", experiment]
     if args.parallel > 1:
         common.append(f"train.num_threads={threads}")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -194,8 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             reap(block=False)
         cmd = [sys.executable, "-m", "graphmner.cli", "train", *job.args, "--output-dir", str(runs_dir / job.name),
                *common]
-        if not args.no_mlflow:
-            cmd += [f"mlflow.run_name={job.name}", f"mlflow.tags.variant={job.variant}"]
+        cmd += [f"mlflow.run_name={job.name}", f"mlflow.tags.variant={job.variant}"]
         with open(runs_dir / f"{job.name}.log", "w") as log:
             running.append((job, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), time.time()))
     reap(block=True)

@@ -3,12 +3,14 @@
     python experiments/table.py caption-evidence --grids final,5-epochs     # a study's committed runs.jsonl
     python experiments/table.py --mlflow fusion                              # the runs of an MLflow experiment
     python experiments/table.py --mlflow fusion --export experiments/studies/<study>/runs.jsonl
+    python experiments/table.py --runs-dir runs/fusion --export experiments/studies/<study>/runs.jsonl
     python experiments/table.py published-baselines --rows bert,umt --write README.md --section baselines
 
 Sources: a study's per-run results (``experiments/studies/<study>/runs.jsonl``, one JSON object per
 run, committed beside its results page), or the FINISHED runs of an MLflow experiment (the store is
-$MLFLOW_TRACKING_URI, else ./mlflow.db, every run's default). ``--export`` writes the MLflow runs as
-such a file, so that a study's figures can be re-derived without the store. Rows are the runs'
+$MLFLOW_TRACKING_URI, else ./mlflow.db, every run's default), or run folders (their ``run.json``, the
+record every ``graphmner train`` writes). ``--export`` writes the runs of either as such a file, so
+that a study's figures can be re-derived without the store or the folders. Rows are the runs'
 ``variant`` (experiments/grid.py tags it; the ``model`` otherwise), columns the datasets. Where one
 (variant, dataset, seed) was run more than once, the latest counts (in a runs file: the later line)
 and the others are listed on stderr. One regime per table: rows from different devices (a CPU, a GPU
@@ -79,10 +81,21 @@ def read_runs(path: Path, grids: list[str] | None = None) -> dict[tuple[str, str
         if unknown:
             raise SystemExit(f"{path}: no runs of grid(s) {sorted(unknown)}")
         records = [r for r in records if r.get("grid") in grids]
+    return cells_of(records, f"{path.name} line")
+
+
+def folder_runs(runs_dir: Path) -> list[dict]:
+    """The ``run.json`` records of the run folders under ``runs_dir`` (finished runs), oldest first."""
+    paths = sorted(runs_dir.glob("**/run.json"), key=lambda p: p.stat().st_mtime)
+    return [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+
+
+def cells_of(records: list[dict], where: str) -> dict[tuple[str, str], Cell]:
+    """(variant, dataset) -> Cell from records in order (later ones win)."""
     cells: dict[tuple[str, str], Cell] = defaultdict(Cell)
     seen: set = set()
     for number in range(len(records) - 1, -1, -1):  # newest (last) first
-        add_run(cells, seen, records[number], f"{path.name} line {number + 1}")
+        add_run(cells, seen, records[number], f"{where} #{number + 1}")
     return cells
 
 
@@ -183,9 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", nargs="?", help="a study folder name (experiments/studies/) or a runs.jsonl path")
     parser.add_argument("--mlflow", metavar="EXPERIMENT", help="tabulate this MLflow experiment instead")
+    parser.add_argument("--runs-dir", type=Path, help="tabulate the run folders (run.json) under this folder instead")
     parser.add_argument("--grid", help="with --mlflow: only runs tagged with this grid")
     parser.add_argument("--grids", help="with a study: only runs of these grids (comma-separated)")
-    parser.add_argument("--export", type=Path, metavar="FILE", help="with --mlflow: write the runs as runs.jsonl")
+    parser.add_argument("--export", type=Path, metavar="FILE",
+                        help="with --mlflow or --runs-dir: write the runs as runs.jsonl")
     parser.add_argument("--rows", help="comma-separated row order (variants); others follow")
     parser.add_argument("--only", action="store_true", help="with --rows: those rows alone")
     parser.add_argument("--mix-regimes", action="store_true", help="tabulate rows of different devices or encoders")
@@ -193,9 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--section", help="the marker name in --write")
     parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"))
     args = parser.parse_args(argv)
-    if (args.study is None) == (args.mlflow is None):
-        parser.error("give a study (or runs.jsonl) or --mlflow EXPERIMENT")
-    if args.mlflow:
+    if sum(x is not None for x in (args.study, args.mlflow, args.runs_dir)) != 1:
+        parser.error("give one source: a study (or runs.jsonl), --mlflow EXPERIMENT or --runs-dir DIR")
+    if args.runs_dir:
+        records = folder_runs(args.runs_dir)
+        if args.export:
+            args.export.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+            print(f"{len(records)} runs -> {args.export}")
+        cells = cells_of(records, str(args.runs_dir))
+    elif args.mlflow:
         if args.export:
             records = mlflow_runs(args.mlflow, args.grid, args.tracking_uri)[::-1]  # oldest first: later lines win
             args.export.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")

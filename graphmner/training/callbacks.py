@@ -1,9 +1,11 @@
 """Trainer plugins. The trainer calls these hooks and knows nothing else about them.
 
-The MLflow logger lives here and is the only code that imports ``mlflow``.
+The MLflow logger lives here and is the only code that imports ``mlflow``; beside it, the run record
+(``DIR/run.json``), the per-run results a study commits (see :func:`run_record`).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -33,6 +35,46 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+RUN_RECORD = "run.json"
+
+
+def run_record(config: dict[str, Any], metrics: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+    """One run as a study's per-run results hold it (a line of ``runs.jsonl``, read by experiments/table.py):
+    who it is (grid, variant, dataset, seed), where it ran (device, encoder, commit), its dev and test P/R/F1
+    (micro and per type), its epochs and seconds, and the resolved config."""
+    model, train = config.get("model", {}), config.get("train", {})
+    record: dict[str, Any] = {
+        "grid": tags.get("grid"), "run": tags.get("run_name"), "variant": tags.get("variant") or tags.get("model"),
+        "dataset": tags.get("dataset"), "seed": int(train.get("seed", tags.get("seed", -1))),
+        "model": model.get("name"), "device": metrics.get("device"), "encoder": model.get("encoder"),
+        "commit": tags.get("mlflow.source.git.commit"), "git_dirty": tags.get("git_dirty"),
+        "best_epoch": metrics.get("best_epoch"), "epochs_trained": metrics.get("epochs_trained"),
+        "train_seconds": metrics.get("train_seconds"), "epoch_seconds": metrics.get("epoch_seconds"),
+        "train_loss": metrics.get("train_loss"), "dev_f1_per_epoch": metrics.get("dev_f1")}
+    for split in ("dev", "test"):
+        scores = metrics.get(split) or {}
+        record.update({f"{split}_{k}": scores.get(k) for k in ("precision", "recall", "f1")})
+        record[f"{split}_per_type"] = scores.get("per_type")
+    record["config"] = {k: config[k] for k in ("model", "data", "train") if k in config}
+    return record
+
+
+class RunRecordCallback(Callback):
+    """Writes ``DIR/run.json`` (:func:`run_record`) when a run ends, whether or not MLflow logs it; the
+    MLflow callback, placed after this one, logs it as an artifact."""
+
+    def __init__(self, tags: dict[str, str]):
+        self.tags, self.config = dict(tags), {}
+
+    def on_train_begin(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def on_train_end(self, result: dict[str, Any], output_dir: Path | None) -> None:
+        if output_dir is not None:
+            record = run_record(self.config, result, self.tags)
+            (Path(output_dir) / RUN_RECORD).write_text(json.dumps(record) + "\n", encoding="utf-8")
 
 
 class MLflowCallback(Callback):

@@ -18,7 +18,7 @@ from graphmner.data.labels import LabelVocab
 from graphmner.evidence.making import evidence_record, save_evidence_record
 from graphmner.evidence.visual import dataset_evidence
 from graphmner.models.base import model_config
-from graphmner.training.callbacks import Callback, MLflowCallback
+from graphmner.training.callbacks import Callback, MLflowCallback, RunRecordCallback
 from graphmner.training.distributed import dist_env
 from graphmner.training.trainer import FitResult, Trainer, device_name, resolve_device, set_seed
 
@@ -98,12 +98,13 @@ def run_training(config: ExperimentConfig, callbacks: list[Callback] | None = No
         # what every reader read, repaired and skipped; also in MLflow (params data_summary.*, this artifact)
         (output_dir / "data_report.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     callbacks = list(callbacks or []) if env.is_main else []
+    name = config.mlflow.run_name or f"{model_cls.name}-{data.name}-s{config.train.seed}"
+    tags = {"model": model_cls.name, "dataset": data.name, "seed": str(config.train.seed),
+            "device": device_name(resolve_device(config.train.device)), "processes": str(env.world),
+            **run_source(), **{k: str(v) for k, v in config.mlflow.tags.items()}}
+    if env.is_main:  # DIR/run.json, the run's per-run results, first: the MLflow callback logs it
+        callbacks.append(RunRecordCallback({**tags, "run_name": name}))
     if config.mlflow.enabled and env.is_main:
-        name = config.mlflow.run_name or f"{model_cls.name}-{data.name}-s{config.train.seed}"
-        tags = {"model": model_cls.name, "dataset": data.name, "seed": str(config.train.seed),
-                "device": device_name(resolve_device(config.train.device)), "processes": str(env.world),
-                **run_source(),
-                **{k: str(v) for k, v in config.mlflow.tags.items()}}
         run_id_file = output_dir / "mlflow_run_id"
         if not resume and run_id_file.exists():
             run_id_file.unlink()  # a new run in an old folder is a new MLflow run

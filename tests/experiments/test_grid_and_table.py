@@ -159,3 +159,27 @@ def test_one_regime_per_table(tmp_path):
     lines[1] = {**lines[1], "device": "cpu (1 threads)"}
     runs.write_text("".join(json.dumps(r) + "\n" for r in lines))
     assert table.markdown(table.read_runs(runs)).splitlines()[-1] == "Regime: CPU, encoder minilm."
+
+
+def test_every_run_writes_its_record_and_the_table_reads_run_folders(tmp_path, capsys):
+    from graphmner.cli import main
+    from tests.conftest import TINY_DATA, TINY_ENCODER
+
+    for seed in (1, 2):
+        assert main(["train", "--model", "bert_crf", "--dataset", "tiny", "--data-dir", str(TINY_DATA), "--epochs", "2",
+                     "--seed", str(seed),
+                     "--device", "cpu", "--no-mlflow", "--output-dir", str(tmp_path / "runs" / f"bert-s{seed}"),
+                     f"model.encoder_overrides={json.dumps(TINY_ENCODER)}", "model.pretrained=false",
+                     "train.batch_size=4", "mlflow.tags.grid=g", "mlflow.tags.variant=bert"]) == 0
+    record = json.loads((tmp_path / "runs" / "bert-s1" / "run.json").read_text())
+    metrics = json.loads((tmp_path / "runs" / "bert-s1" / "metrics.json").read_text())
+    assert (record["grid"], record["variant"], record["seed"], record["model"]) == ("g", "bert", 1, "bert_crf")
+    assert record["test_f1"] == metrics["test"]["f1"] and record["dev_f1"] == metrics["dev"]["f1"]
+    assert record["dev_f1_per_epoch"] == metrics["dev_f1"] and len(record["epoch_seconds"]) == 2
+    assert record["test_per_type"] == metrics["test"]["per_type"] and record["config"]["train"]["epochs"] == 2
+    assert record["encoder"] == "minilm" and record["device"].startswith("cpu")
+    export = tmp_path / "runs.jsonl"
+    assert table.main(["--runs-dir", str(tmp_path / "runs"), "--export", str(export)]) == 0
+    cells = table.read_runs(export)
+    assert set(cells) == {("bert", "tiny")} and set(cells[("bert", "tiny")].f1) == {1, 2}
+    assert "| bert |" in capsys.readouterr().out
