@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print the scores as JSON")
     ev.add_argument("--detections", help="detection cache, for models trained with evidence 'detections'")
     ev.add_argument("--features", help="feature cache, for models trained with evidence 'features'")
+    ev.add_argument("--evidence", help="control: evaluate with these evidence sources instead of the model's own "
+                                       "(none, or some of them): does the trained model rely on its evidence?")
+    ev.add_argument("--evidence-shuffle", action="store_true",
+                    help="control: every tweet gets another tweet's evidence (the same derangement as training's)")
+    ev.add_argument("--shuffle-seed", type=int, default=1, help="seeds --evidence-shuffle")
 
     de = sub.add_parser("detect", help="run a YOLO detector over an image folder once and cache the objects")
     de.add_argument("--image-dir", required=True)

@@ -85,10 +85,22 @@ def evaluate_command(args: argparse.Namespace) -> int:
     model, device = predictor.model, predictor.device
     data = load_dataset(args.dataset, args.data_dir, splits=(args.split,))
     check_entity_types(data[args.split], model.labels.entity_types, f"the model's labels ({args.model_dir})")
-    evidence = None
+    evidence, condition = None, ""
     if model.needs_evidence:
-        evidence = dataset_evidence(data, model.evidence_sources, detections=args.detections,
+        # a control for a trained model: does it rely on its evidence? Evaluate it with none, with fewer
+        # sources than it was trained with, or with every tweet given another tweet's evidence
+        sources = model.evidence_sources if args.evidence is None else parse_sources(args.evidence)
+        added = sorted(set(sources) - set(model.evidence_sources))
+        if added:
+            raise ValueError(f"--evidence {args.evidence}: this model was trained with evidence "
+                             f"{model.evidence_sources or 'none'}; evaluate can leave sources out, not add {added}")
+        shuffle = args.shuffle_seed if args.evidence_shuffle else None
+        evidence = dataset_evidence(data, sources, shuffle_seed=shuffle, detections=args.detections,
                                     features=args.features)[0][args.split]
+        condition = f", evidence {'+'.join(sources) or 'none'}" + (" shuffled across tweets" if args.evidence_shuffle
+                                                                    else "")
+    elif args.evidence is not None or args.evidence_shuffle:
+        raise ValueError(f"--evidence / --evidence-shuffle: this {model.name} model reads no evidence")
     examples = model.featurizer()(data[args.split], evidence)
     scores, predicted = evaluate(model, examples, args.batch_size, device, desc=args.split)
     if args.output:
@@ -96,7 +108,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(scores, indent=2))
     else:
-        print(f"{data.name} {args.split}: {len(examples)} tweets")
+        print(f"{data.name} {args.split}: {len(examples)} tweets{condition}")
         print(format_report(scores), end="")
     return 0
 

@@ -118,6 +118,14 @@ def test_multimodal_model_trains_evaluates_and_predicts(tmp_path, capsys):
     assert main(["predict", "--model-dir", str(out / "model"), "--text", "Bears win in Chicago", "--device",
                  "cpu"]) == 0
     assert len(json.loads(capsys.readouterr().out)["tags"]) == 4
+    # the controls of a trained model: no evidence, another tweet's evidence; and no source it did not have
+    evaluate = ["evaluate", "--model-dir", str(out / "model"), "--data-dir", str(TINY_DATA), "--device", "cpu"]
+    for control, said in ((["--evidence", "none"], "12 tweets, evidence none"),
+                          (["--evidence-shuffle"], "12 tweets, evidence captions shuffled across tweets")):
+        assert main([*evaluate, *control]) == 0
+        assert said in capsys.readouterr().out
+    assert main([*evaluate, "--evidence", "captions,detections"]) == 2
+    assert "evaluate can leave sources out, not add ['detections']" in capsys.readouterr().err
 
 
 def test_graphmner_without_evidence_sources_trains(tmp_path):
