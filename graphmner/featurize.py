@@ -30,6 +30,7 @@ from torch import Tensor
 
 from graphmner.data.conll import Tweet
 from graphmner.data.labels import LabelVocab
+from graphmner.data.tokenize import word_shape
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Example:
     tag_ids: list[int] | None
     token_types: list[list[int]] | None = None  # segment ids per row, when rows hold two segments
     extra: dict[str, Any] = field(default_factory=dict)
+    word_shapes: list[int] = field(default_factory=list)  # graphmner.data.tokenize.word_shape of each word
 
 
 @dataclass
@@ -104,6 +106,7 @@ class Batch:
         tweets: the source tweets, in batch order.
         token_type_ids: ``(C, L)`` segment ids when rows hold two segments, else None.
         extra: what the model's featurizer collated for it (tensors, a ``torch_geometric`` batch, ...).
+        word_shape: ``(B, W)`` each word's shape (:data:`graphmner.data.tokenize.WORD_SHAPES`; 0 at padding).
     """
 
     input_ids: Tensor
@@ -115,6 +118,7 @@ class Batch:
     tweets: list[Tweet]
     token_type_ids: Tensor | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    word_shape: Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         def move(value):
@@ -123,7 +127,7 @@ class Batch:
 
         return Batch(*(move(v) for v in (self.input_ids, self.attention_mask, self.word_row, self.word_pos,
                                           self.word_mask, self.tags)), self.tweets, move(self.token_type_ids),
-                     {k: move(v) for k, v in self.extra.items()})
+                     {k: move(v) for k, v in self.extra.items()}, move(self.word_shape))
 
     def __len__(self) -> int:
         return len(self.tweets)
@@ -242,7 +246,7 @@ class Featurizer:
         tag_ids = None
         if tweet.tags is not None and self.labels is not None:
             tag_ids = self.labels.encode(tweet.tags, where=tweet.source or f"tweet {tweet.id}")
-        return Example(tweet, rows, word_row, word_pos, tag_ids)
+        return Example(tweet, rows, word_row, word_pos, tag_ids, word_shapes=[word_shape(t) for t in tweet.tokens])
 
     def collate(self, examples: Sequence[Example]) -> Batch:
         """Pad examples into a :class:`Batch`, with this featurizer's extras."""
@@ -268,6 +272,7 @@ def collate(examples: Sequence[Example], pad_id: int = 0) -> Batch:
     word_row = torch.zeros((len(examples), width), dtype=torch.long)
     word_pos = torch.zeros((len(examples), width), dtype=torch.long)
     word_mask = torch.zeros((len(examples), width), dtype=torch.bool)
+    shapes = torch.zeros((len(examples), width), dtype=torch.long)
     labelled = all(ex.tag_ids is not None for ex in examples)
     tags = torch.zeros((len(examples), width), dtype=torch.long) if labelled else None
     token_type_ids = None
@@ -282,8 +287,9 @@ def collate(examples: Sequence[Example], pad_id: int = 0) -> Batch:
         word_row[b, :n] = torch.tensor(ex.word_row) + offset
         word_pos[b, :n] = torch.tensor(ex.word_pos)
         word_mask[b, :n] = True
+        shapes[b, :n] = torch.tensor(ex.word_shapes or [0] * n)
         if tags is not None:
             tags[b, :n] = torch.tensor(ex.tag_ids)
         offset += len(ex.rows)
     return Batch(input_ids, attention_mask, word_row, word_pos, word_mask, tags, [ex.tweet for ex in examples],
-                 token_type_ids)
+                 token_type_ids, word_shape=shapes)

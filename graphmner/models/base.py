@@ -23,9 +23,10 @@ from torch import Tensor, nn
 from transformers import AutoTokenizer
 
 from graphmner.data.labels import LabelVocab
+from graphmner.data.tokenize import WORD_SHAPES
 from graphmner.featurize import Batch, Featurizer
 from graphmner.nn.crf import CRF
-from graphmner.nn.encoders import encoder_from_config, load_encoder, load_tokenizer, word_states
+from graphmner.nn.encoders import encode_rows, encoder_from_config, load_encoder, load_tokenizer
 
 CONFIG_FILE, WEIGHTS_FILE, LABELS_FILE, TOKENIZER_DIR = "config.json", "model.safetensors", "labels.json", "tokenizer"
 
@@ -67,6 +68,9 @@ class TaggerConfig:
     max_length: int = 128
     # dropout on the word states before the emission layer
     dropout: float = 0.1
+    # add a learned embedding of each word's shape (capitalised, all caps, lower, hashtag, mention, digits,
+    # url; graphmner.data.tokenize.WORD_SHAPES) to its state: the case an uncased encoder loses (a control)
+    word_shape: bool = False
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TaggerConfig:
@@ -107,6 +111,9 @@ class Tagger(nn.Module):
                                                                         config.encoder_overrides)
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config.encoder)
         self.crf = CRF(labels.tags)
+        if config.word_shape:  # created only when used: the other models' initialisation stays unchanged
+            self.shape_embedding = nn.Embedding(len(WORD_SHAPES), self.hidden_size)
+            nn.init.zeros_(self.shape_embedding.weight)  # start from the plain encoder states
 
     @property
     def hidden_size(self) -> int:
@@ -140,10 +147,18 @@ class Tagger(nn.Module):
         self.dropout = nn.Dropout(self.config.dropout)
         self.classifier = nn.Linear(width or self.hidden_size, len(self.labels))
 
+    def gather_words(self, hidden: Tensor, batch: Batch) -> Tensor:
+        """``(C, L, H)`` encoder states -> ``(B, W, H)`` the state of each word's first piece (plus its shape
+        embedding with ``word_shape``): where every model reads its word states."""
+        states = hidden[batch.word_row, batch.word_pos]
+        if self.config.word_shape:
+            states = states + self.shape_embedding(batch.word_shape)
+        return states
+
     def encode_words(self, batch: Batch) -> Tensor:
         """``(B, W, H)`` first-piece state of every word."""
-        return word_states(self.encoder, batch.input_ids, batch.attention_mask, batch.word_row, batch.word_pos,
-                           batch.token_type_ids)
+        return self.gather_words(encode_rows(self.encoder, batch.input_ids, batch.attention_mask,
+                                             batch.token_type_ids), batch)
 
     def text_states(self, batch: Batch) -> Tensor:
         """``(B, W, H)`` word states from the tweet's words alone: second segments masked out.
@@ -154,7 +169,7 @@ class Tagger(nn.Module):
         if batch.token_type_ids is not None:
             first = batch.token_type_ids == 0
             ids, mask = torch.where(first, ids, torch.zeros_like(ids)), mask * first
-        return word_states(self.encoder, ids, mask, batch.word_row, batch.word_pos)
+        return self.gather_words(encode_rows(self.encoder, ids, mask), batch)
 
     def word_representations(self, batch: Batch) -> Tensor:
         """``(B, W, H)`` the word states the emission head reads; multimodal models fuse evidence here."""

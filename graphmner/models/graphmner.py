@@ -185,7 +185,7 @@ class GraphMNER(Tagger):
         if "graph" not in batch.extra:
             raise ValueError("graphmner needs batches with graphs: featurize and collate with model.featurizer()")
         hidden = encode_rows(self.encoder, batch.input_ids, batch.attention_mask, batch.token_type_ids)
-        states = hidden[batch.word_row, batch.word_pos]  # (B, W, H)
+        states = self.gather_words(hidden, batch)  # (B, W, H)
         words = states[batch.word_mask]  # (N_w, H), graph word order
         objects = hidden[batch.extra["object_row"], batch.extra["object_pos"]]  # (N_o, H)
         graph, num = batch.extra["graph"], len(batch)

@@ -143,4 +143,4 @@ class VisualTagger(Tagger):
         """Word states ``(B, W, H)``, visual tokens ``(B, R, H)`` and their mask ``(B, R)``."""
         hidden = encode_rows(self.encoder, batch.input_ids, batch.attention_mask, batch.token_type_ids)
         tokens, mask = self.visual(batch, hidden)
-        return hidden[batch.word_row, batch.word_pos], tokens, mask
+        return self.gather_words(hidden, batch), tokens, mask

@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from graphmner.models.base import MODELS, Tagger, get_model_class
 from tests.models.base_model_test import BaseModelTest
@@ -17,3 +18,21 @@ def test_registry():
 def test_from_pretrained_names_a_broken_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="config.json is missing"):
         Tagger.from_pretrained(tmp_path)
+
+
+class TestBertCRFWordShape(BaseModelTest):
+    model_name = "bert_crf"
+    model_changes = {"word_shape": True}
+
+
+def test_word_shape_reaches_the_word_states(tiny_data, tiny_labels):
+    t = TestBertCRFWordShape()
+    model = t.make(tiny_labels).eval()
+    batch = model.featurizer().collate(t.examples(model, tiny_data, "test", 4))
+    assert batch.word_shape.shape == batch.word_mask.shape and bool((batch.word_shape[batch.word_mask] > 0).any())
+    before = model.encode_words(batch)
+    with torch.no_grad():
+        model.shape_embedding.weight.normal_()  # zero-initialised: no effect until it learns
+    after = model.encode_words(batch)
+    assert not torch.allclose(before, after) and torch.equal(model.text_states(batch), after)
+    assert "shape_embedding.weight" not in BaseModelTest.make(TestBertCRF(), tiny_labels).state_dict()

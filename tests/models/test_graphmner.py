@@ -166,3 +166,8 @@ class TestGraphMNERKnowledge(BaseModelTest):
 
 class TestGraphMNERKnowledgeAttention(TestGraphMNERKnowledge):
     model_changes = {"fusion": "attention", "channels": 32, "heads": 2, "knowledge": True}
+
+
+class TestGraphMNERWordShape(BaseModelTest):
+    model_name = "graphmner"
+    model_changes = {"fusion": "gnn", "channels": 32, "heads": 2, "knowledge": False, "word_shape": True}
