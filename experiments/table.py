@@ -181,6 +181,24 @@ def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None, 
     return "\n".join(lines) + "\n"
 
 
+def curves(records: list[dict]) -> str:
+    """Dev F1 (%) after every epoch, one row per run, the best epoch in bold: where training plateaus."""
+    runs = [r for r in records if r.get("dev_f1_per_epoch")]
+    if not runs:
+        raise SystemExit("no run with a dev F1 per epoch")
+    width = max(len(r["dev_f1_per_epoch"]) for r in runs)
+    lines = ["| run | " + " | ".join(str(e) for e in range(1, width + 1)) + " | best |",
+             "|" + "---|" * (width + 2)]
+    for r in runs:
+        values = r["dev_f1_per_epoch"]
+        best = max(range(len(values)), key=values.__getitem__)  # the first best, as the trainer keeps it
+        cells = [f"**{100 * v:.2f}**" if i == best else f"{100 * v:.2f}" for i, v in enumerate(values)]
+        name = f"{r['variant']} {r['dataset']} s{r['seed']}"
+        lines.append(f"| {name} | " + " | ".join(cells + [""] * (width - len(values)))
+                     + f" | epoch {best + 1}, {100 * values[best]:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_section(path: Path, section: str, text: str) -> None:
     """Replace the text between the section's markers in ``path``."""
     start, end = f"<!-- table:{section} -->", f"<!-- /table:{section} -->"
@@ -203,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --mlflow or --runs-dir: write the runs as runs.jsonl")
     parser.add_argument("--rows", help="comma-separated row order (variants); others follow")
     parser.add_argument("--only", action="store_true", help="with --rows: those rows alone")
+    parser.add_argument("--curves", action="store_true", help="dev F1 after every epoch, one row per run")
     parser.add_argument("--mix-regimes", action="store_true", help="tabulate rows of different devices or encoders")
     parser.add_argument("--write", type=Path, help="a Markdown file to rewrite (with --section)")
     parser.add_argument("--section", help="the marker name in --write")
@@ -210,6 +229,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if sum(x is not None for x in (args.study, args.mlflow, args.runs_dir)) != 1:
         parser.error("give one source: a study (or runs.jsonl), --mlflow EXPERIMENT or --runs-dir DIR")
+    if args.curves:
+        if args.runs_dir:
+            records = folder_runs(args.runs_dir)
+        elif args.mlflow:
+            records = mlflow_runs(args.mlflow, args.grid, args.tracking_uri)[::-1]
+        else:
+            path = Path(args.study) if args.study.endswith(".jsonl") else STUDIES / args.study / "runs.jsonl"
+            records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            if args.grids:
+                records = [r for r in records if r.get("grid") in args.grids.split(",")]
+        text = curves(records)
+        if args.write:
+            write_section(args.write, args.section or parser.error("--write needs --section"), text)
+        print(text, end="")
+        return 0
     if args.runs_dir:
         records = folder_runs(args.runs_dir)
         if args.export:

@@ -183,3 +183,13 @@ def test_every_run_writes_its_record_and_the_table_reads_run_folders(tmp_path, c
     cells = table.read_runs(export)
     assert set(cells) == {("bert", "tiny")} and set(cells[("bert", "tiny")].f1) == {1, 2}
     assert "| bert |" in capsys.readouterr().out
+
+
+def test_dev_curves_per_run(tmp_path, capsys):
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text(json.dumps({"variant": "bert", "dataset": "twitter2017", "seed": 1, "test_f1": 0.8,
+                                "dev_f1_per_epoch": [0.70, 0.81, 0.80]}) + "\n")
+    assert table.main([str(runs), "--curves"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "| run | 1 | 2 | 3 | best |", "|---|---|---|---|---|",
+        "| bert twitter2017 s1 | 70.00 | **81.00** | 80.00 | epoch 2, 81.00 |"]
