@@ -15,9 +15,9 @@ token, so it still gets a state and a prediction.
 where each word's first piece is). A model that needs more (a graph, visual
 tokens, a second segment) owns a subclass beside it, as a Hugging Face model owns
 its processor: the subclass puts its inputs in ``Example.extra`` and collates them
-into ``Batch.extra``. Those rows come after the tweet's own rows, so a tweet's
-word states never depend on what a model adds unless the model puts it in the
-tweet's rows (a second segment).
+into ``Batch.extra``. Every row is encoded as a sequence of its own, so a row a
+featurizer adds (after the tweet's rows) never changes the tweet's word states;
+only a second segment, written into the tweet's rows, does.
 """
 from __future__ import annotations
 
