@@ -73,15 +73,22 @@ def add_run(cells: dict[tuple[str, str], Cell], seen: set, record: dict, where: 
     cell.regimes.add(("CPU" if device.startswith("cpu") else device, record.get("encoder") or "?"))
 
 
-def read_runs(path: Path, grids: list[str] | None = None) -> dict[tuple[str, str], Cell]:
-    """(variant, dataset) -> Cell from a runs.jsonl file (later lines win), optionally only some grids."""
+def file_runs(path: Path, grids: list[str] | None = None) -> list[dict]:
+    """The records of a runs.jsonl file, in order (later lines win), optionally only some grids."""
+    if not path.is_file():
+        raise SystemExit(f"no per-run results at {path}")
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if grids:
         unknown = set(grids) - {r.get("grid") for r in records}
         if unknown:
             raise SystemExit(f"{path}: no runs of grid(s) {sorted(unknown)}")
         records = [r for r in records if r.get("grid") in grids]
-    return cells_of(records, f"{path.name} line")
+    return records
+
+
+def read_runs(path: Path, grids: list[str] | None = None) -> dict[tuple[str, str], Cell]:
+    """(variant, dataset) -> Cell from a runs.jsonl file (later lines win), optionally only some grids."""
+    return cells_of(file_runs(path, grids), f"{path.name} line")
 
 
 def folder_runs(runs_dir: Path) -> list[dict]:
@@ -133,11 +140,7 @@ def mlflow_runs(experiment: str, grid: str | None = None, tracking_uri: str | No
 def collect(experiment: str, grid: str | None = None, tracking_uri: str | None = None
             ) -> dict[tuple[str, str], Cell]:
     """(variant, dataset) -> Cell, from the FINISHED runs of an MLflow experiment (the latest per seed)."""
-    cells: dict[tuple[str, str], Cell] = defaultdict(Cell)
-    seen: set = set()
-    for record in mlflow_runs(experiment, grid, tracking_uri):
-        add_run(cells, seen, record, f"run {record['mlflow_run_id']} ({record['run']})")
-    return cells
+    return cells_of(mlflow_runs(experiment, grid, tracking_uri)[::-1], f"MLflow experiment {experiment!r}, run")
 
 
 def regimes(cells: dict[tuple[str, str], Cell]) -> list[tuple[str, str]]:
@@ -217,8 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-dir", type=Path, help="tabulate the run folders (run.json) under this folder instead")
     parser.add_argument("--grid", help="with --mlflow: only runs tagged with this grid")
     parser.add_argument("--grids", help="with a study: only runs of these grids (comma-separated)")
-    parser.add_argument("--export", type=Path, metavar="FILE",
-                        help="with --mlflow or --runs-dir: write the runs as runs.jsonl")
+    parser.add_argument("--export", type=Path, metavar="FILE", help="write the runs as runs.jsonl")
     parser.add_argument("--rows", help="comma-separated row order (variants); others follow")
     parser.add_argument("--only", action="store_true", help="with --rows: those rows alone")
     parser.add_argument("--curves", action="store_true", help="dev F1 after every epoch, one row per run")
@@ -229,38 +231,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if sum(x is not None for x in (args.study, args.mlflow, args.runs_dir)) != 1:
         parser.error("give one source: a study (or runs.jsonl), --mlflow EXPERIMENT or --runs-dir DIR")
+    # every source gives its records oldest first, so that later runs win
+    if args.runs_dir:
+        records, where = folder_runs(args.runs_dir), str(args.runs_dir)
+    elif args.mlflow:
+        records, where = mlflow_runs(args.mlflow, args.grid, args.tracking_uri)[::-1], f"MLflow {args.mlflow!r} run"
+    else:
+        path = Path(args.study) if args.study.endswith(".jsonl") else STUDIES / args.study / "runs.jsonl"
+        records, where = file_runs(path, args.grids.split(",") if args.grids else None), f"{path.name} line"
+    if args.export:
+        args.export.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        print(f"{len(records)} runs -> {args.export}")
     if args.curves:
-        if args.runs_dir:
-            records = folder_runs(args.runs_dir)
-        elif args.mlflow:
-            records = mlflow_runs(args.mlflow, args.grid, args.tracking_uri)[::-1]
-        else:
-            path = Path(args.study) if args.study.endswith(".jsonl") else STUDIES / args.study / "runs.jsonl"
-            records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-            if args.grids:
-                records = [r for r in records if r.get("grid") in args.grids.split(",")]
         text = curves(records)
         if args.write:
             write_section(args.write, args.section or parser.error("--write needs --section"), text)
         print(text, end="")
         return 0
-    if args.runs_dir:
-        records = folder_runs(args.runs_dir)
-        if args.export:
-            args.export.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-            print(f"{len(records)} runs -> {args.export}")
-        cells = cells_of(records, str(args.runs_dir))
-    elif args.mlflow:
-        if args.export:
-            records = mlflow_runs(args.mlflow, args.grid, args.tracking_uri)[::-1]  # oldest first: later lines win
-            args.export.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-            print(f"{len(records)} runs -> {args.export}")
-        cells = collect(args.mlflow, args.grid, args.tracking_uri)
-    else:
-        path = Path(args.study) if args.study.endswith(".jsonl") else STUDIES / args.study / "runs.jsonl"
-        if not path.is_file():
-            raise SystemExit(f"no per-run results at {path}")
-        cells = read_runs(path, args.grids.split(",") if args.grids else None)
+    cells = cells_of(records, where)
     if args.only:
         if not args.rows:
             parser.error("--only needs --rows")
