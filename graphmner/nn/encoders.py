@@ -88,14 +88,3 @@ def encode_rows(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor,
 def _encode(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None) -> Tensor:
     kwargs = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
     return encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
-
-
-def word_states(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor,
-                word_row: Tensor, word_pos: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
-    """Encode the windows and gather each word's first-piece state.
-
-    Shapes:
-        input_ids, attention_mask: ``(C, L)``; word_row, word_pos: ``(B, W)``;
-        returns ``(B, W, H)``.
-    """
-    return encode_rows(encoder, input_ids, attention_mask, token_type_ids)[word_row, word_pos]

@@ -36,3 +36,14 @@ def test_word_shape_reaches_the_word_states(tiny_data, tiny_labels):
     after = model.encode_words(batch)
     assert not torch.allclose(before, after) and torch.equal(model.text_states(batch), after)
     assert "shape_embedding.weight" not in BaseModelTest.make(TestBertCRF(), tiny_labels).state_dict()
+
+
+def test_word_states_are_the_first_pieces_states(tiny_labels):
+    from types import SimpleNamespace
+
+    model = BaseModelTest.make(TestBertCRF(), tiny_labels).eval()
+    hidden = torch.randn(2, 4, 32)  # (rows, pieces, H)
+    batch = SimpleNamespace(word_row=torch.tensor([[0, 0], [1, 0]]), word_pos=torch.tensor([[1, 2], [1, 0]]))
+    states = model.gather_words(hidden, batch)
+    assert states.shape == (2, 2, 32)
+    assert torch.equal(states[0, 1], hidden[0, 2]) and torch.equal(states[1, 0], hidden[1, 1])

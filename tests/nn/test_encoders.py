@@ -2,7 +2,7 @@ from pathlib import Path
 
 import torch
 
-from graphmner.nn.encoders import encoder_from_config, load_encoder, resolve_encoder, word_states
+from graphmner.nn.encoders import encoder_from_config, load_encoder, resolve_encoder
 from tests.conftest import TINY_ENCODER
 
 
@@ -17,17 +17,6 @@ def test_random_init_from_config_and_rebuild():
     assert encoder.config.hidden_size == 32 and encoder.config.num_hidden_layers == 1
     rebuilt = encoder_from_config(encoder.config.to_dict())
     assert sum(p.numel() for p in rebuilt.parameters()) == sum(p.numel() for p in encoder.parameters())
-
-
-def test_word_states_gathers_first_pieces():
-    encoder = load_encoder("minilm", pretrained=False, overrides=TINY_ENCODER).eval()
-    ids = torch.tensor([[101, 2000, 2001, 102], [101, 2002, 102, 0]])
-    mask = (ids != 0).long()
-    rows, pos = torch.tensor([[0, 0], [1, 0]]), torch.tensor([[1, 2], [1, 0]])
-    states = word_states(encoder, ids, mask, rows, pos)
-    hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-    assert states.shape == (2, 2, 32)
-    assert torch.equal(states[0, 1], hidden[0, 2]) and torch.equal(states[1, 0], hidden[1, 1])
 
 
 def test_short_rows_are_encoded_narrower_with_the_same_states():
