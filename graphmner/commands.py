@@ -95,8 +95,10 @@ def evaluate_command(args: argparse.Namespace) -> int:
             raise ValueError(f"--evidence {args.evidence}: this model was trained with evidence "
                              f"{model.evidence_sources or 'none'}; evaluate can leave sources out, not add {added}")
         shuffle = args.shuffle_seed if args.evidence_shuffle else None
+        # captions shared by many images count as none, with the threshold the model was trained with
+        placeholder_min = predictor.record.get("captions", {}).get("placeholder_min", 0)
         evidence = dataset_evidence(data, sources, shuffle_seed=shuffle, detections=args.detections,
-                                    features=args.features)[0][args.split]
+                                    features=args.features, placeholder_min=placeholder_min)[0][args.split]
         condition = f", evidence {'+'.join(sources) or 'none'}" + (" shuffled across tweets" if args.evidence_shuffle
                                                                     else "")
     elif args.evidence is not None or args.evidence_shuffle:

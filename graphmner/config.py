@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from graphmner.vision.captions import PLACEHOLDER_MIN_IMAGES
+
 
 @dataclass
 class DataConfig:
@@ -29,6 +31,8 @@ class DataConfig:
     detections: str | None = None
     # image feature cache (graphmner extract-features) for models with evidence "features"
     features: str | None = None
+    # a caption text shared by at least this many images is a placeholder, not evidence (0: keep every caption)
+    placeholder_captions: int = PLACEHOLDER_MIN_IMAGES
 
 
 @dataclass

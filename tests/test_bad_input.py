@@ -69,7 +69,7 @@ def test_counted_oddities_train_and_are_reported(data, tmp_path, caplog, monkeyp
     assert report["data"]["train"] == {"tweets": 13, "words": 172, "repaired_tags": 1, "skipped_empty_tweets": 2,
                                        "whitespace_tokens": 1, "longest_tweet": 25}
     assert report["evidence_files"]["captions"] == {"entries": 37, "duplicates_skipped": 1, "empty": 0,
-                                                    "unreadable": 0, "without_tweet": 1}
+                                                    "unreadable": 0, "without_tweet": 1, "placeholder_caption": 0}
     assert report["evidence"]["train"]["empty"] == 1  # the odd tweet has no caption: counted, not filled in
     logged = caplog.text
     assert "2 IMGID(s) with no tokens skipped" in logged and "1 identical repeated entries skipped" in logged

@@ -198,6 +198,7 @@ def test_predict_file_with_captions_reproduces_evaluate(tmp_path, capsys, caplog
                  "model.heads=2"]) == 0
     record = json.loads((out / "model" / "evidence.json").read_text())
     assert record["sources"] == ["captions"] and record["captions"]["file"].endswith("captions_blip2.txt")
+    assert record["captions"]["placeholder_min"] == 50 and record["captions"]["placeholders"] == []
     capsys.readouterr()
     # the whole test file with the dataset's captions: the same predictions as training's test evaluation
     assert main(["predict", "--model-dir", str(out / "model"), "--input", str(TINY_DATA / "test.txt"), "--captions",

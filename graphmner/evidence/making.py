@@ -4,8 +4,9 @@
 Training writes ``model/evidence.json``: the evidence sources and where each came from (the
 caption file; the detection cache and its detector settings; the feature cache and its
 backbone). For new tweets, :class:`EvidenceMaker` takes a caption given by the user or made by a
-captioner, objects from a detection cache or else from the same detector, features from a
-feature cache or else from the same backbone. What cannot be made stays empty, is counted, and
+captioner (a caption training treated as a placeholder is no caption here either), objects from a
+detection cache or else from the same detector, features from a feature cache or else from the same
+backbone. What cannot be made stays empty, is counted, and
 the model tags that tweet from its text (as it does for tweets without images in training).
 """
 from __future__ import annotations
@@ -30,11 +31,17 @@ EVIDENCE_FILE = "evidence.json"
 
 
 def evidence_record(sources: Sequence[str], caption_file: str | Path | None = None,
-                    detections: str | Path | None = None, features: str | Path | None = None) -> dict[str, Any]:
-    """What ``model/evidence.json`` holds for a model trained on these evidence sources."""
+                    detections: str | Path | None = None, features: str | Path | None = None,
+                    placeholder_min: int = 0, placeholders: Sequence[str] = ()) -> dict[str, Any]:
+    """What ``model/evidence.json`` holds for a model trained on these evidence sources.
+
+    ``placeholders``: the caption texts training treated as no caption (shared by ``placeholder_min`` or
+    more images); a new tweet given one of them gets no caption either.
+    """
     record: dict[str, Any] = {"sources": list(sources)}
     if "captions" in sources:
-        record["captions"] = {"file": str(caption_file) if caption_file else None}
+        record["captions"] = {"file": str(caption_file) if caption_file else None,
+                              "placeholder_min": placeholder_min, "placeholders": list(placeholders)}
     if "detections" in sources and detections:
         record["detections"] = {"cache": str(detections), **detection_meta(detections)}
     if "features" in sources and features:
@@ -91,7 +98,9 @@ class EvidenceMaker:
                 features = _merge_features(features, self._extract([todo[i] for i in need]))
         if features is None:  # no cache, no image: nothing to look up, every tweet counts as without features
             features = _FirstFound([])
-        return collect_evidence(tweets, self.sources, captions=captions, detections=detections, features=features)
+        placeholders = self.record.get("captions", {}).get("placeholders", [])
+        return collect_evidence(tweets, self.sources, captions=captions, detections=detections, features=features,
+                                placeholders=placeholders)
 
     def _images(self, paths: dict[str, Path], chunk: int = 16):
         """``(ids, PIL images)`` a chunk at a time; an unreadable image is left out and recorded."""

@@ -14,14 +14,16 @@ Sources (combinable):
 
 A tweet whose image has no entry in any selected source gets empty evidence;
 these are counted in :class:`EvidenceReport`, never filled in with something
-else.
+else. A placeholder caption (one text given to many images, see
+:func:`~graphmner.vision.captions.placeholder_captions`) is no caption: the tweet
+is counted in ``placeholder_caption`` and gets no caption evidence.
 """
 from __future__ import annotations
 
 import logging
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +31,7 @@ from typing import Any
 
 from graphmner.data.conll import Tweet
 from graphmner.data.datasets import Dataset
-from graphmner.vision.captions import read_captions
+from graphmner.vision.captions import PLACEHOLDER_MIN_IMAGES, placeholder_captions, read_captions
 from graphmner.vision.detector import Detection, read_detections
 from graphmner.vision.features import ImageFeatures, read_features
 from graphmner.vision.sources import SourceReport
@@ -153,18 +155,20 @@ class EvidenceReport:
     empty: int = 0
     unreadable_image: int = 0  # tweets whose image the detector / backbone could not read
     with_image_file: int = 0  # tweets whose <image_id>.jpg is in the dataset's image folder
+    placeholder_caption: int = 0  # tweets whose caption is a placeholder (treated as no caption)
     missing_examples: list[str] = field(default_factory=list)  # first few image ids with no evidence
 
     def as_dict(self) -> dict[str, int]:
         return {"tweets": self.tweets, "with_caption": self.with_caption,
                 "with_detections": self.with_detections, "with_features": self.with_features, "empty": self.empty,
-                "unreadable_image": self.unreadable_image, "with_image_file": self.with_image_file}
+                "unreadable_image": self.unreadable_image, "with_image_file": self.with_image_file,
+                "placeholder_caption": self.placeholder_caption}
 
 
 def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: dict[str, str] | None = None,
                      detections: dict[str, list[VisualObject]] | None = None, image_dir: Path | None = None,
-                     max_concepts: int = 16, features: ImageFeatures | None = None, unreadable: Iterable[str] = ()
-                     ) -> tuple[list[VisualEvidence], EvidenceReport]:
+                     max_concepts: int = 16, features: ImageFeatures | None = None, unreadable: Iterable[str] = (),
+                     placeholders: Collection[str] = ()) -> tuple[list[VisualEvidence], EvidenceReport]:
     """One :class:`VisualEvidence` per tweet (in order), and the counts.
 
     Args:
@@ -175,8 +179,9 @@ def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: 
             (needed for ``features``).
         image_dir: where ``<image_id>.jpg`` would be; recorded when the file exists.
         unreadable: image ids a detection or feature cache records as unreadable (counted).
+        placeholders: caption texts that describe no image (a tweet with one gets no caption; counted).
     """
-    sources, unreadable = set(sources), set(unreadable)
+    sources, unreadable, placeholders = set(sources), set(unreadable), set(placeholders)
     unknown = sources - {"captions", "detections", "features"}
     if unknown:
         raise ValueError(f"unknown evidence source(s) {sorted(unknown)}; known: captions, detections, features")
@@ -193,7 +198,9 @@ def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: 
         if image_dir is not None and (image_dir / f"{image_id}.jpg").is_file():
             evidence.image_path = image_dir / f"{image_id}.jpg"
             report.with_image_file += 1
-        if "captions" in sources and captions.get(image_id):
+        if "captions" in sources and captions.get(image_id) in placeholders:
+            report.placeholder_caption += 1
+        elif "captions" in sources and captions.get(image_id):
             evidence.caption = captions[image_id]
             evidence.objects.extend(caption_concepts(evidence.caption, max_concepts))
             report.with_caption += 1
@@ -234,6 +241,7 @@ def dataset_evidence(data: Dataset, sources: Sequence[str], shuffle_seed: int | 
                      caption_file: str | Path | None = None, detections: str | Path | None = None,
                      max_concepts: int = 16, features: str | Path | None = None,
                      source_reports: list[SourceReport] | None = None,
+                     placeholder_min: int = PLACEHOLDER_MIN_IMAGES,
                      ) -> tuple[dict[str, list[VisualEvidence]], dict[str, EvidenceReport]]:
     """Evidence for every split of a :class:`~graphmner.data.datasets.Dataset`.
 
@@ -244,11 +252,13 @@ def dataset_evidence(data: Dataset, sources: Sequence[str], shuffle_seed: int | 
         detections: the cache written by ``graphmner detect`` (needed for ``detections``).
         features: the cache written by ``graphmner extract-features`` (needed for ``features``).
         source_reports: filled with one :class:`SourceReport` per evidence file read.
+        placeholder_min: a caption text shared by this many images of the caption file is a placeholder,
+            no evidence (0: none is).
     """
     reports_out = source_reports if source_reports is not None else []
     image_ids = {t.image_id or t.id for tweets in data.splits.values() for t in tweets}
     unreadable: set[str] = set()
-    captions = None
+    captions, placeholders = None, {}
     if "captions" in sources:
         path = Path(caption_file) if caption_file else data.caption_file
         if path is None:
@@ -256,6 +266,9 @@ def dataset_evidence(data: Dataset, sources: Sequence[str], shuffle_seed: int | 
         reports_out.append(SourceReport("captions", str(path)))
         captions = read_captions(path, reports_out[-1])
         reports_out[-1].without_tweet = len(captions.keys() - image_ids)
+        placeholders = placeholder_captions(captions, placeholder_min)
+        reports_out[-1].placeholder_texts = list(placeholders)
+        reports_out[-1].placeholder = sum(placeholders.values())
     objects = None
     if "detections" in sources:
         if detections is None:
@@ -281,6 +294,6 @@ def dataset_evidence(data: Dataset, sources: Sequence[str], shuffle_seed: int | 
     out, reports = {}, {}
     for split, tweets in data.splits.items():
         evidence, reports[split] = collect_evidence(tweets, sources, captions, objects, data.image_dir, max_concepts,
-                                                    grids, unreadable)
+                                                    grids, unreadable, placeholders)
         out[split] = shuffle_evidence(evidence, shuffle_seed) if shuffle_seed is not None else evidence
     return out, reports

@@ -2,7 +2,7 @@
 
     words ──encoder──▶ h_word (N_w, H)         caption + object labels ──encoder──▶ h_object (N_o, H)
           └──────────── build_graph: word-next-word, object-sees-word (+ match features), object-near-object
-    fusion (GNN over the graph, or cross-attention over the same nodes) ──▶ delta (N_w, H)
+    fusion (GNN over the graph, or attention over the same nodes) ──▶ delta (N_w, H)
     h'_word = h_word + has_evidence · σ(W [h_word; delta] + b) ⊙ delta ──▶ linear ──▶ CRF
 
 The gate's bias starts at ``gate_init`` (σ(-3) ≈ 0.05), so training starts
@@ -39,15 +39,22 @@ from graphmner.graph.builder import (
 from graphmner.graph.knowledge import KNOWLEDGE_KINDS, load_gazetteer
 from graphmner.models.base import Tagger, TaggerConfig, TaggerOutput, register
 from graphmner.nn.encoders import encode_rows
-from graphmner.nn.fusion import AttentionFusion, GNNFusion
+from graphmner.nn.fusion import AttentionFusion, DenseGraphFusion, GNNFusion
 from graphmner.nn.zero_shot import with_type_scores
+
+FUSIONS = ("gnn", "dense", "dense_edges", "attention")
 
 
 @dataclass
 class GraphMNERConfig(TaggerConfig):
     # visual evidence sources: captions (bundled BLIP-2, offline) and/or detections (graphmner detect cache)
     evidence: list[str] = field(default_factory=lambda: ["captions"])
-    # "gnn": message passing over the sparse graph; "attention": cross-attention over the same nodes
+    # how messages flow between the same nodes (the fusion ablation, graphmner.nn.fusion):
+    # "gnn": message passing along the sparse graph's typed edges;
+    # "dense": every node attends to every node of its tweet (the UMGF-style dense "graph");
+    # "dense_edges": the same dense attention, its logits biased by the graph's edges (word chain, object
+    #   proximity, knowledge links) and their match features: what the GNN sees, flowing densely;
+    # "attention": words attend to the visual and knowledge nodes only (cross-attention, UMT-style)
     fusion: str = "gnn"
     # GNN layer: gatv2 | transformer | sage
     conv: str = "gatv2"
@@ -132,14 +139,18 @@ class GraphMNER(Tagger):
     def __init__(self, config: GraphMNERConfig, labels: LabelVocab, encoder: nn.Module | None = None, tokenizer=None):
         super().__init__(config, labels, encoder, tokenizer)
         hidden = self.hidden_size
+        node_types, edge_types, edge_dims = graph_metadata(config.knowledge)
         if config.fusion == "gnn":
-            node_types, edge_types, edge_dims = graph_metadata(config.knowledge)
             self.fusion = GNNFusion(hidden, (node_types, edge_types), edge_dims, WORD, config.channels, config.layers,
                                     config.conv, config.heads, config.dropout)
+        elif config.fusion in ("dense", "dense_edges"):
+            self.fusion = DenseGraphFusion(hidden, (node_types, edge_types), edge_dims, WORD, config.channels,
+                                           config.layers, config.heads, config.dropout,
+                                           edge_bias=config.fusion == "dense_edges")
         elif config.fusion == "attention":
             self.fusion = AttentionFusion(hidden, config.channels, config.layers, config.heads, config.dropout)
         else:
-            raise ValueError(f"unknown fusion {config.fusion!r}; known: gnn, attention")
+            raise ValueError(f"unknown fusion {config.fusion!r}; known: {', '.join(FUSIONS)}")
         if config.concept_kinds:  # created only when used: the default model's initialisation stays unchanged
             self.kind_embedding = nn.Embedding(len(CONCEPT_KINDS), hidden)
             nn.init.zeros_(self.kind_embedding.weight)  # start from the plain encoder states
@@ -191,7 +202,7 @@ class GraphMNER(Tagger):
         graph, num = batch.extra["graph"], len(batch)
         if self.config.concept_kinds:
             objects = objects + self.kind_embedding(graph[OBJECT].kind)
-        nodes, node_batch = {WORD: words, OBJECT: objects}, {OBJECT: graph[OBJECT].batch}
+        nodes, node_batch = {WORD: words, OBJECT: objects}, {WORD: graph[WORD].batch, OBJECT: graph[OBJECT].batch}
         if self.config.knowledge:
             known_src, known_dst = graph[NAMES].edge_index  # knowledge node -> word
             named = scatter(words[known_dst], known_src, dim=0, dim_size=graph[KNOWLEDGE].num_nodes, reduce="mean")
@@ -199,13 +210,15 @@ class GraphMNER(Tagger):
             node_batch[KNOWLEDGE] = graph[KNOWLEDGE].batch
         if self.config.fusion == "gnn":
             delta = self.fusion(nodes, graph.edge_index_dict, graph.collect("edge_attr"))
+        elif self.config.fusion in ("dense", "dense_edges"):
+            delta = self.fusion(nodes, node_batch, num, graph.edge_index_dict, graph.collect("edge_attr"))
         else:  # the same nodes as one set of keys and values for cross-attention, grouped by tweet
             others = torch.cat([n for t, n in nodes.items() if t != WORD])
-            other_batch = torch.cat(list(node_batch.values()))
+            other_batch = torch.cat([b for t, b in node_batch.items() if t != WORD])
             order = torch.argsort(other_batch, stable=True)
             delta = self.fusion(words, graph[WORD].batch, others[order], other_batch[order], num)
         # a tweet without visual evidence or knowledge keeps exactly its text states
-        has_evidence = sum(torch.bincount(b, minlength=num) for b in node_batch.values()) > 0  # (B,)
+        has_evidence = sum(torch.bincount(b, minlength=num) for t, b in node_batch.items() if t != WORD) > 0  # (B,)
         if self.config.fuse_without_evidence:
             has_evidence = torch.ones_like(has_evidence)
         word_batch = graph[WORD].batch

@@ -78,15 +78,18 @@ def run_training(config: ExperimentConfig, callbacks: list[Callback] | None = No
         source_reports: list = []
         evidence, reports = dataset_evidence(data, model.evidence_sources, shuffle_seed=shuffle,
                                              detections=config.data.detections, features=config.data.features,
-                                             source_reports=source_reports)
+                                             source_reports=source_reports,
+                                             placeholder_min=config.data.placeholder_captions)
         summary["evidence"] = {s: r.as_dict() for s, r in reports.items()}
         summary["evidence_files"] = {r.kind: r.as_dict() for r in source_reports}
         for split, report in reports.items():
             log.info("evidence %s: %s%s", split, report.as_dict(),
                      " (shuffled across tweets)" if shuffle is not None else "")
             if report.empty and model.evidence_sources:
-                log.warning("%d %s tweets have no evidence (e.g. images %s)", report.empty, split,
-                            ", ".join(report.missing_examples))
+                log.warning("%d %s tweets have no evidence (e.g. images %s)%s", report.empty, split,
+                            ", ".join(report.missing_examples),
+                            f"; {report.placeholder_caption} of them a placeholder caption"
+                            if report.placeholder_caption else "")
         train, dev, test = (featurize(data[s], evidence[s]) for s in ("train", "valid", "test"))
     else:
         train, dev, test = (featurize(data[s]) for s in ("train", "valid", "test"))
@@ -115,8 +118,9 @@ def run_training(config: ExperimentConfig, callbacks: list[Callback] | None = No
     trainer = Trainer(model, config.train, callbacks)
     run_config = {**resolved_config(config), "data_summary": summary}
     if model.needs_evidence and env.is_main:  # how the evidence was made, so predict can make it for new tweets
+        placeholders = [t for r in source_reports if r.kind == "captions" for t in r.placeholder_texts]
         record = evidence_record(model.evidence_sources, data.caption_file, config.data.detections,
-                                 config.data.features)
+                                 config.data.features, config.data.placeholder_captions, placeholders)
         record["shuffled_in_training"] = config.data.evidence_shuffle
         (output_dir / "model").mkdir(exist_ok=True)
         save_evidence_record(output_dir / "model", record)

@@ -11,7 +11,8 @@ class SourceReport:
     ``entries`` are image ids with a usable entry. Counted, never silently dropped or filled in: identical
     repeats of an entry (skipped), empty captions (kept: the captioner said nothing), images the
     detector or backbone could not read (``unreadable``: those tweets get no evidence from this
-    source), and entries for images no tweet of the dataset refers to (``without_tweet``).
+    source), captions shared by so many images that they describe none (``placeholder``: no evidence),
+    and entries for images no tweet of the dataset refers to (``without_tweet``).
     """
 
     kind: str  # "captions" | "detections" | "features"
@@ -21,11 +22,14 @@ class SourceReport:
     empty: int = 0
     unreadable: int = 0
     without_tweet: int = 0
+    placeholder: int = 0  # images whose caption is a placeholder shared by many images (no evidence)
+    placeholder_texts: list[str] = field(default_factory=list)
     duplicate_at: list[str] = field(default_factory=list)  # "file:line" of the first few repeats
 
     def as_dict(self) -> dict[str, int]:
         return {"entries": self.entries, "duplicates_skipped": self.duplicates, "empty": self.empty,
-                "unreadable": self.unreadable, "without_tweet": self.without_tweet}
+                "unreadable": self.unreadable, "without_tweet": self.without_tweet,
+                "placeholder_caption": self.placeholder}
 
     def summary(self) -> str:
         text = f"{self.kind} {self.path}: {self.entries} images"
@@ -33,6 +37,9 @@ class SourceReport:
                         (self.without_tweet, "that no tweet refers to (unused)")):
             if n:
                 text += f", {n} {what}"
+        if self.placeholder:
+            shown = ", ".join(repr(t[:60]) for t in self.placeholder_texts[:3])
+            text += f"; {self.placeholder} share a placeholder caption ({shown}), treated as no caption"
         if self.duplicates:
             text += f"; {self.duplicates} identical repeated entries skipped (first at {', '.join(self.duplicate_at)})"
         return text

@@ -31,7 +31,7 @@ def test_collect_counts_missing_and_never_fills_in():
     evidence, report = collect_evidence(tweets, ["captions"], {"a": "a dog", "c": ""})
     assert evidence[0].caption == "a dog" and evidence[1].is_empty and evidence[2].is_empty
     assert report.as_dict() == {"tweets": 3, "with_caption": 1, "with_detections": 0, "with_features": 0, "empty": 2,
-                                "unreadable_image": 0, "with_image_file": 0}
+                                "unreadable_image": 0, "with_image_file": 0, "placeholder_caption": 0}
     assert report.missing_examples == ["b", "c"]
     with pytest.raises(ValueError, match="unknown evidence source"):
         collect_evidence(tweets, ["pixels"], {})
@@ -100,10 +100,75 @@ def test_dataset_evidence_reports_every_file(tmp_path):
     evidence, reports = dataset_evidence(data, ["captions", "detections"], detections=cache, source_reports=files)
     captions, detections = files
     assert captions.as_dict() == {"entries": 4, "duplicates_skipped": 1, "empty": 0, "unreadable": 0,
-                                  "without_tweet": 1}
+                                  "without_tweet": 1, "placeholder_caption": 0}
     assert detections.as_dict() == {"entries": 2, "duplicates_skipped": 0, "empty": 0, "unreadable": 1,
-                                    "without_tweet": 1}
+                                    "without_tweet": 1, "placeholder_caption": 0}
     assert reports["train"].as_dict() == {"tweets": 2, "with_caption": 1, "with_detections": 1, "with_features": 0,
-                                          "empty": 1, "unreadable_image": 0, "with_image_file": 0}
+                                          "empty": 1, "unreadable_image": 0, "with_image_file": 0,
+                                          "placeholder_caption": 0}
     assert reports["test"].unreadable_image == 1 and reports["test"].empty == 1
     assert evidence["test"][1].is_empty and evidence["train"][1].is_empty  # never filled in
+
+
+def test_a_caption_shared_by_many_images_is_no_evidence(tmp_path):
+    """Twitter-2017 gives 358 images one caption ("a man is standing on a skateboard in the snow"): a text
+    shared by placeholder_min images or more is counted (file and split) and the tweet gets no caption,
+    while a caption two images share by chance stays evidence."""
+    from graphmner.data.datasets import load_dataset
+    from graphmner.evidence.visual import dataset_evidence
+
+    placeholder = "a man is standing on a skateboard in the snow"
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"{split}.txt").write_text("".join(f"IMGID:{split}{i}\nParis\tB-LOC\n\n" for i in range(4)))
+    lines = [f"train{i}.jpg :{placeholder}" for i in range(3)] + [f"valid{i}.jpg :{placeholder}" for i in range(2)]
+    lines += ["train3.jpg :a red bus", "valid2.jpg :a red bus", "test0.jpg :a dog"]
+    (tmp_path / "captions_blip2.txt").write_text("\n".join(lines) + "\n")
+    data = load_dataset("mine", tmp_path)
+    files: list = []
+    evidence, reports = dataset_evidence(data, ["captions"], source_reports=files, placeholder_min=5)
+    assert files[0].placeholder == 5 and files[0].placeholder_texts == [placeholder]
+    assert "5 share a placeholder caption" in files[0].summary()
+    assert reports["train"].placeholder_caption == 3 and reports["valid"].placeholder_caption == 2
+    assert reports["train"].with_caption == 1 and reports["train"].empty == 3
+    assert all(e.is_empty for e in evidence["train"][:3]) and evidence["train"][3].caption == "a red bus"
+    assert evidence["valid"][2].caption == "a red bus"  # shared by two images: still a description
+    kept, reports = dataset_evidence(data, ["captions"], placeholder_min=0)  # the check off
+    assert kept["train"][0].caption == placeholder and reports["train"].placeholder_caption == 0
+    shuffled, _ = dataset_evidence(data, ["captions"], shuffle_seed=1, placeholder_min=5)
+    assert sum(e.caption == placeholder for e in shuffled["train"]) == 0  # dropped before shuffling
+
+
+def test_placeholder_captions_counts_shared_texts():
+    from graphmner.vision.captions import placeholder_captions
+
+    captions = {"a": "same", "b": "same", "c": "same", "d": "other", "e": "", "f": "", "g": ""}
+    assert placeholder_captions(captions, 3) == {"same": 3}  # empty captions are counted elsewhere
+    assert placeholder_captions(captions, 4) == {} and placeholder_captions(captions, 0) == {}
+    assert placeholder_captions(captions) == {}  # the default needs many more images
+    with pytest.raises(ValueError, match="min_images must be >= 0"):
+        placeholder_captions(captions, -1)
+
+
+def test_bundled_twitter2017_placeholder_is_found():
+    """The bundled Twitter-2017 captions: the default flags the skateboard caption alone (358 images);
+    Twitter-2015 has none."""
+    from graphmner.data.datasets import load_dataset
+    from graphmner.vision.captions import placeholder_captions, read_captions
+
+    for name, expected in (("twitter2017", {"a man is standing on a skateboard in the snow": 358}),
+                           ("twitter2015", {})):
+        assert placeholder_captions(read_captions(load_dataset(name, splits=("test",)).caption_file)) == expected
+
+
+def test_new_tweets_given_a_training_placeholder_get_no_caption():
+    """A model trained with a placeholder treated as no caption sees it as none at prediction too."""
+    from graphmner.evidence.making import EvidenceMaker, evidence_record
+
+    placeholder = "a man is standing on a skateboard in the snow"
+    record = evidence_record(["captions"], "captions.txt", placeholder_min=50, placeholders=[placeholder])
+    assert record["captions"] == {"file": "captions.txt", "placeholder_min": 50, "placeholders": [placeholder]}
+    tweets = [Tweet("a", ["x"], None, "a"), Tweet("b", ["y"], None, "b")]
+    maker = EvidenceMaker(["captions"], record, captions={"a": placeholder, "b": "a dog"})
+    evidence, report = maker(tweets, {})
+    assert evidence[0].is_empty and evidence[1].caption == "a dog"
+    assert report.placeholder_caption == 1 and report.with_caption == 1

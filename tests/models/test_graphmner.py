@@ -31,8 +31,8 @@ def test_unknown_fusion_is_an_error(tiny_labels):
     from graphmner.models.graphmner import GraphMNER, GraphMNERConfig
     from tests.conftest import TINY_ENCODER
 
-    config = GraphMNERConfig(pretrained=False, encoder_overrides=dict(TINY_ENCODER), fusion="dense")
-    with pytest.raises(ValueError, match="unknown fusion 'dense'"):
+    config = GraphMNERConfig(pretrained=False, encoder_overrides=dict(TINY_ENCODER), fusion="umgf")
+    with pytest.raises(ValueError, match="unknown fusion 'umgf'; known: gnn, dense, dense_edges, attention"):
         GraphMNER(config, tiny_labels)
 
 
@@ -166,6 +166,15 @@ class TestGraphMNERKnowledge(BaseModelTest):
 
 class TestGraphMNERKnowledgeAttention(TestGraphMNERKnowledge):
     model_changes = {"fusion": "attention", "channels": 32, "heads": 2, "knowledge": True}
+
+
+# the fair fusion ablation: the same nodes (knowledge included) and, for dense_edges, the same edges
+class TestGraphMNERDense(TestGraphMNERKnowledge):
+    model_changes = {"fusion": "dense", "channels": 32, "heads": 2, "knowledge": True}
+
+
+class TestGraphMNERDenseEdges(TestGraphMNERKnowledge):
+    model_changes = {"fusion": "dense_edges", "channels": 32, "heads": 2, "knowledge": True}
 
 
 class TestGraphMNERWordShape(BaseModelTest):
