@@ -18,6 +18,13 @@ model) or encoder weights are refused unless ``--mix-regimes``, and the regime i
 table. ``--write`` replaces the text between ``<!-- table:SECTION -->``
 and ``<!-- /table:SECTION -->``, so that no figure in a page is typed by hand. Dev is shown beside
 test: decisions are taken on dev.
+
+``--reference VARIANT`` marks every other row against that row on test: the difference of mean F1,
+a tweet-level p-value (paired bootstrap over tweets of the seed-averaged F1, from the per-tweet counts
+each run record carries; ``graphmner.eval.significance.bootstrap_counts``) and a seed-level one (exact
+permutation test over the runs' F1s). A row with fewer than 5 seeds is marked †: it supports no
+claim. Under the table the comparisons are counted, and those that survive Holm's correction for
+their number are named.
 """
 from __future__ import annotations
 
@@ -26,12 +33,18 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from graphmner.eval.significance import bootstrap_counts, counts_of_text, holm, seed_permutation_test
+
 STUDIES = Path(__file__).resolve().parent / "studies"
 DATASET_TITLES = {"twitter2015": "Twitter-2015", "twitter2017": "Twitter-2017"}
+MIN_SEEDS = 5  # fewer seeds support no claim
 
 
 def spread(values: list[float]) -> str:
@@ -48,6 +61,8 @@ class Cell:
     epoch_seconds: list[float] = field(default_factory=list)
     devices: set[str] = field(default_factory=set)
     regimes: set[tuple[str, str]] = field(default_factory=set)  # (device kind, encoder)
+    test_counts: dict[int, str] = field(default_factory=dict)  # seed -> per-tweet counts on test (run record)
+    test_gold: set[str] = field(default_factory=set)  # digests of the test tweets and gold tags
 
     def text(self) -> str:
         return spread([self.f1[s] for s in sorted(self.f1)])
@@ -71,6 +86,9 @@ def add_run(cells: dict[tuple[str, str], Cell], seen: set, record: dict, where: 
     device = record.get("device") or "?"
     cell.devices.add(device)
     cell.regimes.add(("CPU" if device.startswith("cpu") else device, record.get("encoder") or "?"))
+    if record.get("test_tweet_counts") is not None:
+        cell.test_counts[key[2]] = record["test_tweet_counts"]
+        cell.test_gold.add(record.get("test_gold") or "?")
 
 
 def file_runs(path: Path, grids: list[str] | None = None) -> list[dict]:
@@ -122,6 +140,13 @@ def mlflow_runs(experiment: str, grid: str | None = None, tracking_uri: str | No
         tags, metrics = run.data.tags, run.data.metrics
         if "test_f1" not in metrics:
             continue
+        record = run_json(client, run.info.run_id)
+        if record is not None:  # the run's own record (graphmner train writes and logs it)
+            out.append({**record, "grid": tags.get("grid", record.get("grid") or experiment),
+                        "variant": tags.get("variant") or record.get("variant") or tags.get("model", "?"),
+                        "mlflow_run_id": run.info.run_id})
+            continue
+        # runs logged before run records existed: rebuilt from the run's tags, params and metrics
         history = {name: [m.value for m in sorted(client.get_metric_history(run.info.run_id, name),
                                                   key=lambda m: m.step)]
                    for name in ("epoch_seconds", "dev_f1", "train_loss")}
@@ -137,6 +162,15 @@ def mlflow_runs(experiment: str, grid: str | None = None, tracking_uri: str | No
     return out
 
 
+def run_json(client, run_id: str) -> dict | None:
+    """The ``run.json`` artifact of an MLflow run, or None when it has none."""
+    if not any(a.path == "run.json" for a in client.list_artifacts(run_id)):
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        path = client.download_artifacts(run_id, "run.json", folder)
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
 def collect(experiment: str, grid: str | None = None, tracking_uri: str | None = None
             ) -> dict[tuple[str, str], Cell]:
     """(variant, dataset) -> Cell, from the FINISHED runs of an MLflow experiment (the latest per seed)."""
@@ -147,11 +181,41 @@ def regimes(cells: dict[tuple[str, str], Cell]) -> list[tuple[str, str]]:
     return sorted({regime for cell in cells.values() for regime in cell.regimes})
 
 
-def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None, mix_regimes: bool = False) -> str:
-    """One row per variant; per dataset: dev F1 and test F1 (mean ± sample std when n > 1), n, s/epoch.
+@dataclass
+class Mark:
+    """One row against the reference on one dataset's test split."""
+
+    delta: float  # mean test F1 of the row minus the reference's (points)
+    p_tweets: float | None  # paired bootstrap over tweets; None without per-tweet counts
+    p_seeds: float | None  # permutation test over seeds; None with fewer than 2 runs on a side
+    few_seeds: bool  # fewer than MIN_SEEDS runs on a side
+
+
+def mark(cell: Cell, reference: Cell, resamples: int = 1000) -> Mark:
+    """The row's test F1 against the reference's: difference, tweet-level and seed-level p-values."""
+    a, b = [reference.f1[s] for s in sorted(reference.f1)], [cell.f1[s] for s in sorted(cell.f1)]
+    delta = statistics.mean(b) - statistics.mean(a)
+    p_seeds = seed_permutation_test(a, b)["p"] if min(len(a), len(b)) >= 2 else None
+    p_tweets = None
+    complete = len(cell.test_counts) == len(cell.f1) and len(reference.test_counts) == len(reference.f1)
+    if complete and len(cell.test_gold | reference.test_gold) == 1 and "?" not in cell.test_gold:
+        stack = [np.stack([counts_of_text(c.test_counts[s]) for s in sorted(c.test_counts)]) for c in (reference, cell)]
+        p_tweets = bootstrap_counts(stack[0], stack[1], resamples=resamples, chunk=50)["p"]
+    return Mark(delta, p_tweets, p_seeds, min(len(a), len(b)) < MIN_SEEDS)
+
+
+def p_text(p: float | None) -> str:
+    return "—" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None, mix_regimes: bool = False,
+             reference: str | None = None) -> str:
+    """One row per variant; per dataset: dev F1 and test F1 (mean ± sample std when n > 1), n, s/epoch;
+    with ``reference``, each other row's test difference and p-values against it (see :func:`mark`).
 
     Raises:
-        SystemExit: the cells come from more than one regime (device kind, encoder) and ``mix_regimes`` is off.
+        SystemExit: the cells come from more than one regime (device kind, encoder) and ``mix_regimes`` is off,
+            or ``reference`` is not a row.
     """
     found = regimes(cells)
     if len(found) > 1 and not mix_regimes:
@@ -161,27 +225,62 @@ def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None, 
                          f"(--grids, --rows --only) or pass --mix-regimes")
     datasets = sorted({d for _, d in cells})
     variants = sorted({v for v, _ in cells})
+    if reference is not None and reference not in variants:
+        raise SystemExit(f"--reference {reference}: no such row (rows: {', '.join(variants)})")
     if rows:
         variants = [v for v in rows if v in variants] + [v for v in variants if v not in rows]
     head = ["model"]
     for d in datasets:
         title = DATASET_TITLES.get(d, d)
-        head += [f"{title} dev F1", "test F1", "n", "s/epoch"]
+        head += [f"{title} dev F1", "test F1", "n"]
+        if reference is not None:
+            head += [f"Δ test vs {reference}", "p tweets", "p seeds"]
+        head.append("s/epoch")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    marks: dict[tuple[str, str], Mark] = {}
     for v in variants:
         row = [v]
         for d in datasets:
             cell = cells.get((v, d))
+            ref = cells.get((reference, d)) if reference is not None else None
             if cell is None:
-                row += ["", "", "", ""]
-            else:
-                sec = f"{statistics.mean(cell.epoch_seconds):.0f}" if cell.epoch_seconds else ""
-                row += [cell.dev_text(), cell.text(), str(len(cell.f1)), sec]
+                row += [""] * (7 if reference is not None else 4)
+                continue
+            row += [cell.dev_text(), cell.text(), str(len(cell.f1))]
+            if reference is not None:
+                if v == reference or ref is None:
+                    row += ["", "", ""]
+                else:
+                    m = marks[(v, d)] = mark(cell, ref)
+                    dagger = "†" if m.few_seeds else ""
+                    row += [f"{m.delta:+.2f}{dagger}", p_text(m.p_tweets), p_text(m.p_seeds) + dagger]
+            row.append(f"{statistics.mean(cell.epoch_seconds):.0f}" if cell.epoch_seconds else "")
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
+    if reference is not None and marks:
+        lines += comparisons_note(marks, reference)
     lines.append("Regime" + ("s (mixed on purpose)" if len(found) > 1 else "") + ": "
                  + "; ".join(f"{device}, encoder {encoder}" for device, encoder in found) + ".")
     return "\n".join(lines) + "\n"
+
+
+def comparisons_note(marks: dict[tuple[str, str], Mark], reference: str) -> list[str]:
+    """What the p-values mean together: how many comparisons, and which survive Holm's correction."""
+    tested = {key: m for key, m in marks.items() if m.p_tweets is not None}
+    text = (f"Δ: mean test F1 minus {reference}'s (points). p tweets: paired bootstrap over test tweets of the "
+            f"seed-averaged F1 (1,000 resamples); p seeds: permutation test over the runs' test F1. † fewer than "
+            f"{MIN_SEEDS} seeds: no claim rests on it. Multiple comparisons: {len(marks)} rows × datasets are "
+            f"compared with {reference}, each p-value is for its comparison alone")
+    if tested:
+        adjusted = holm([m.p_tweets for m in tested.values()])
+        keep = [f"{v} ({DATASET_TITLES.get(d, d)}, {tested[(v, d)].delta:+.2f})"
+                for (v, d), p in zip(tested, adjusted) if p < 0.05 and not tested[(v, d)].few_seeds]
+        text += (f"; with Holm's correction over the {len(tested)} tweet-level tests, "
+                 + (f"these differ from {reference} at 0.05: {', '.join(keep)}." if keep
+                    else f"none differs from {reference} at 0.05 (with {MIN_SEEDS} or more seeds)."))
+    else:
+        text += "; no run record here carries per-tweet counts, so no tweet-level test was made."
+    return [text, ""]
 
 
 def curves(records: list[dict]) -> str:
@@ -225,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="store_true", help="with --rows: those rows alone")
     parser.add_argument("--curves", action="store_true", help="dev F1 after every epoch, one row per run")
     parser.add_argument("--mix-regimes", action="store_true", help="tabulate rows of different devices or encoders")
+    parser.add_argument("--reference", metavar="VARIANT", help="mark every other row against this one on test "
+                        "(difference, tweet-level and seed-level p-values)")
     parser.add_argument("--write", type=Path, help="a Markdown file to rewrite (with --section)")
     parser.add_argument("--section", help="the marker name in --write")
     parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"))
@@ -255,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         cells = {key: cell for key, cell in cells.items() if key[0] in args.rows.split(",")}
     if not cells:
         raise SystemExit("no finished runs with a test F1")
-    table = markdown(cells, args.rows.split(",") if args.rows else None, args.mix_regimes)
+    table = markdown(cells, args.rows.split(",") if args.rows else None, args.mix_regimes, args.reference)
     if args.write:
         if not args.section:
             parser.error("--write needs --section")

@@ -11,6 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from graphmner.data.conll import read_predictions
+from graphmner.eval.significance import counts_text, entity_counts, gold_digest
+
 log = logging.getLogger(__name__)
 
 
@@ -40,10 +43,14 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 RUN_RECORD = "run.json"
 
 
-def run_record(config: dict[str, Any], metrics: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+def run_record(config: dict[str, Any], metrics: dict[str, Any], tags: dict[str, str],
+               output_dir: str | Path | None = None) -> dict[str, Any]:
     """One run as a study's per-run results hold it (a line of ``runs.jsonl``, read by experiments/table.py):
     who it is (grid, variant, dataset, seed), where it ran (device, encoder, commit), its dev and test P/R/F1
-    (micro and per type), its epochs and seconds, and the resolved config."""
+    (micro and per type), its epochs and seconds, and the resolved config. With the run's ``output_dir``, also
+    each split's per-tweet entity counts (``{split}_tweet_counts``, :func:`~graphmner.eval.significance.counts_text`)
+    and a digest of its tweets and gold tags (``{split}_gold``), from ``predictions/{split}.conll``: what a
+    paired bootstrap over tweets needs, so that p-values are recomputed from the record alone."""
     model, train = config.get("model", {}), config.get("train", {})
     record: dict[str, Any] = {
         "grid": tags.get("grid"), "run": tags.get("run_name"), "variant": tags.get("variant") or tags.get("model"),
@@ -57,6 +64,12 @@ def run_record(config: dict[str, Any], metrics: dict[str, Any], tags: dict[str, 
         scores = metrics.get(split) or {}
         record.update({f"{split}_{k}": scores.get(k) for k in ("precision", "recall", "f1")})
         record[f"{split}_per_type"] = scores.get("per_type")
+        predictions = Path(output_dir) / "predictions" / f"{split}.conll" if output_dir is not None else None
+        if predictions is not None and predictions.is_file():
+            tweets = read_predictions(predictions)
+            record[f"{split}_gold"] = gold_digest([(t.id, t.gold) for t in tweets])
+            record[f"{split}_tweet_counts"] = counts_text(entity_counts([t.gold for t in tweets],
+                                                                        [t.predicted for t in tweets]))
     record["config"] = {k: config[k] for k in ("model", "data", "train") if k in config}
     return record
 
@@ -73,7 +86,7 @@ class RunRecordCallback(Callback):
 
     def on_train_end(self, result: dict[str, Any], output_dir: Path | None) -> None:
         if output_dir is not None:
-            record = run_record(self.config, result, self.tags)
+            record = run_record(self.config, result, self.tags, output_dir)
             (Path(output_dir) / RUN_RECORD).write_text(json.dumps(record) + "\n", encoding="utf-8")
 
 

@@ -84,6 +84,29 @@ def test_table_from_mlflow_latest_run_per_seed_counts(tmp_path):
     assert table.markdown(table.read_runs(export), rows=["umt"]) == text
 
 
+def test_table_reads_a_runs_own_record_from_mlflow(tmp_path):
+    """A run that logged its run.json (every graphmner train does) is read from it, per-tweet counts
+    included; the grid and variant come from the MLflow tags (import_runs may rename them)."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    record = {"grid": "gpu", "variant": "x", "dataset": "twitter2017", "seed": 3, "test_f1": 0.8, "dev_f1": 0.81,
+              "device": "NVIDIA H200", "encoder": "minilm", "test_tweet_counts": "111,001", "test_gold": "abc"}
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("t")
+    try:
+        with mlflow.start_run(run_name="r", tags={"grid": "g", "variant": "gnn"}):
+            mlflow.log_metric("test_f1", 0.8)
+            mlflow.log_artifact(str(tmp_path / "run.json"))
+    finally:
+        mlflow.set_tracking_uri(None)
+    [found] = table.mlflow_runs("t", "g", uri)
+    assert found["variant"] == "gnn" and found["grid"] == "g" and found["test_tweet_counts"] == "111,001"
+    cell = table.collect("t", grid="g", tracking_uri=uri)[("gnn", "twitter2017")]
+    assert cell.test_counts == {3: "111,001"} and cell.dev == {3: pytest.approx(81.0)}
+
+
 def test_table_from_runs_file_later_lines_win_and_grids_filter(tmp_path, capsys):
     runs = tmp_path / "runs.jsonl"
     record = {"variant": "gnn", "dataset": "twitter2017", "epoch_seconds": [10.0], "device": "NVIDIA H200"}
@@ -172,6 +195,14 @@ def test_every_run_writes_its_record_and_the_table_reads_run_folders(tmp_path, c
                      f"model.encoder_overrides={json.dumps(TINY_ENCODER)}", "model.pretrained=false",
                      "train.batch_size=4", "mlflow.tags.grid=g", "mlflow.tags.variant=bert"]) == 0
     record = json.loads((tmp_path / "runs" / "bert-s1" / "run.json").read_text())
+    # the per-tweet counts a tweet-level test needs, from the run's own prediction file
+    from graphmner.data.conll import read_predictions
+    from graphmner.eval.significance import counts_of_text, entity_counts
+
+    scored = read_predictions(tmp_path / "runs" / "bert-s1" / "predictions" / "test.conll")
+    assert (counts_of_text(record["test_tweet_counts"]) == entity_counts([t.gold for t in scored],
+                                                                         [t.predicted for t in scored])).all()
+    assert len(record["test_gold"]) == 16 and record["dev_gold"] != record["test_gold"]
     metrics = json.loads((tmp_path / "runs" / "bert-s1" / "metrics.json").read_text())
     assert (record["grid"], record["variant"], record["seed"], record["model"]) == ("g", "bert", 1, "bert_crf")
     assert record["test_f1"] == metrics["test"]["f1"] and record["dev_f1"] == metrics["dev"]["f1"]
@@ -193,3 +224,41 @@ def test_dev_curves_per_run(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines() == [
         "| run | 1 | 2 | 3 | best |", "|---|---|---|---|---|",
         "| bert twitter2017 s1 | 70.00 | **81.00** | 80.00 | epoch 2, 81.00 |"]
+
+
+def _marked_runs(path, rows):
+    """runs.jsonl lines: (variant, seeds, tweets right of 100) with per-tweet counts; one entity a tweet."""
+    lines = []
+    for variant, seeds, right, counts in rows:
+        for seed in seeds:
+            k = right + seed  # each seed a little different
+            line = {"variant": variant, "dataset": "twitter2017", "seed": seed, "test_f1": 2 * k / (k + 100),
+                    "dev_f1": 0.5, "device": "cpu", "encoder": "minilm"}
+            if counts:
+                line.update(test_tweet_counts=",".join("111" if i < k else "001" for i in range(100)),
+                            test_gold="same")
+            lines.append(line)
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+
+
+def test_rows_marked_against_a_reference(tmp_path, capsys):
+    runs = tmp_path / "runs.jsonl"
+    _marked_runs(runs, [("bert", range(1, 6), 50, True), ("better", range(1, 6), 80, True),
+                        ("few", range(1, 4), 80, True), ("same", range(1, 6), 50, True),
+                        ("old", range(1, 6), 80, False)])
+    assert table.main([str(runs), "--reference", "bert", "--rows", "bert,better,few,same,old"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ("| model | Twitter-2017 dev F1 | test F1 | n | Δ test vs bert | p tweets | p seeds | s/epoch |")
+    row = {line.split(" | ")[0][2:]: line.split(" | ") for line in out[2:7]}
+    assert row["bert"][4:7] == ["", "", ""]
+    assert row["better"][5] == "< 0.001" and row["better"][6] == "0.008"  # 1/1001 resamples; 2/252 relabellings
+    assert row["few"][4].endswith("†") and row["few"][6].endswith("†")  # 3 seeds: no claim
+    assert row["same"][4] == "+0.00" and row["same"][5] == "1.000" and row["same"][6] == "1.000"
+    assert row["old"][5] == "—"  # runs recorded without per-tweet counts: no tweet-level test
+    note = out[8]
+    assert "Multiple comparisons: 4 rows × datasets are compared with bert" in note
+    assert ("Holm's correction over the 3 tweet-level tests, these differ from bert at 0.05: better (Twitter-2017"
+            in note)
+    assert "few (" not in note  # significant, but on 3 seeds
+    with pytest.raises(SystemExit, match="--reference nope: no such row"):
+        table.main([str(runs), "--reference", "nope"])
