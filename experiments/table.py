@@ -9,7 +9,8 @@
 Sources: a study's per-run results (``experiments/studies/<study>/runs.jsonl``, one JSON object per
 run, committed beside its results page), or the FINISHED runs of an MLflow experiment (the store is
 $MLFLOW_TRACKING_URI, else ./mlflow.db, every run's default), or run folders (their ``run.json``, the
-record every ``graphmner train`` writes). ``--export`` writes the runs of either as such a file, so
+record every ``graphmner train`` writes; one without per-tweet counts gets them from the folder's
+predictions). ``--export`` writes the runs of either as such a file, so
 that a study's figures can be re-derived without the store or the folders. Rows are the runs'
 ``variant`` (experiments/grid.py tags it; the ``model`` otherwise), columns the datasets. Where one
 (variant, dataset, seed) was run more than once, the latest counts (in a runs file: the later line)
@@ -41,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from graphmner.eval.significance import bootstrap_counts, counts_of_text, holm, seed_permutation_test
+from graphmner.training.callbacks import tweet_counts
 
 STUDIES = Path(__file__).resolve().parent / "studies"
 DATASET_TITLES = {"twitter2015": "Twitter-2015", "twitter2017": "Twitter-2017"}
@@ -112,7 +114,11 @@ def read_runs(path: Path, grids: list[str] | None = None) -> dict[tuple[str, str
 def folder_runs(runs_dir: Path) -> list[dict]:
     """The ``run.json`` records of the run folders under ``runs_dir`` (finished runs), oldest first."""
     paths = sorted(runs_dir.glob("**/run.json"), key=lambda p: p.stat().st_mtime)
-    return [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    for path, record in zip(paths, records):
+        if "test_tweet_counts" not in record:  # a record written before it carried them: from its predictions
+            record.update(tweet_counts(path.parent))
+    return records
 
 
 def cells_of(records: list[dict], where: str) -> dict[tuple[str, str], Cell]:

@@ -64,14 +64,23 @@ def run_record(config: dict[str, Any], metrics: dict[str, Any], tags: dict[str, 
         scores = metrics.get(split) or {}
         record.update({f"{split}_{k}": scores.get(k) for k in ("precision", "recall", "f1")})
         record[f"{split}_per_type"] = scores.get("per_type")
-        predictions = Path(output_dir) / "predictions" / f"{split}.conll" if output_dir is not None else None
-        if predictions is not None and predictions.is_file():
-            tweets = read_predictions(predictions)
-            record[f"{split}_gold"] = gold_digest([(t.id, t.gold) for t in tweets])
-            record[f"{split}_tweet_counts"] = counts_text(entity_counts([t.gold for t in tweets],
-                                                                        [t.predicted for t in tweets]))
+    if output_dir is not None:
+        record.update(tweet_counts(output_dir))
     record["config"] = {k: config[k] for k in ("model", "data", "train") if k in config}
     return record
+
+
+def tweet_counts(output_dir: str | Path) -> dict[str, str]:
+    """``{split}_tweet_counts`` and ``{split}_gold`` for each ``predictions/{split}.conll`` of a run folder."""
+    out = {}
+    for split in ("dev", "test"):
+        predictions = Path(output_dir) / "predictions" / f"{split}.conll"
+        if predictions.is_file():
+            tweets = read_predictions(predictions)
+            out[f"{split}_gold"] = gold_digest([(t.id, t.gold) for t in tweets])
+            out[f"{split}_tweet_counts"] = counts_text(entity_counts([t.gold for t in tweets],
+                                                                     [t.predicted for t in tweets]))
+    return out
 
 
 class RunRecordCallback(Callback):

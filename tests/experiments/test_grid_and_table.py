@@ -209,10 +209,14 @@ def test_every_run_writes_its_record_and_the_table_reads_run_folders(tmp_path, c
     assert record["dev_f1_per_epoch"] == metrics["dev_f1"] and len(record["epoch_seconds"]) == 2
     assert record["test_per_type"] == metrics["test"]["per_type"] and record["config"]["train"]["epochs"] == 2
     assert record["encoder"] == "minilm" and record["device"].startswith("cpu")
+    # a record written before records carried per-tweet counts gets them from its folder's predictions
+    older = {k: v for k, v in record.items() if not k.endswith(("_tweet_counts", "_gold"))}
+    (tmp_path / "runs" / "bert-s1" / "run.json").write_text(json.dumps(older))
     export = tmp_path / "runs.jsonl"
     assert table.main(["--runs-dir", str(tmp_path / "runs"), "--export", str(export)]) == 0
     cells = table.read_runs(export)
     assert set(cells) == {("bert", "tiny")} and set(cells[("bert", "tiny")].f1) == {1, 2}
+    assert cells[("bert", "tiny")].test_counts[1] == record["test_tweet_counts"]
     assert "| bert |" in capsys.readouterr().out
 
 
