@@ -1,3 +1,4 @@
+import re
 from dataclasses import fields
 from pathlib import Path
 
@@ -5,6 +6,7 @@ import pytest
 import yaml
 
 from graphmner.config import load_config, parse_override
+from graphmner.fields import ConfigError
 from graphmner.models.base import model_config
 from graphmner.training.run import resolved_config
 
@@ -69,3 +71,86 @@ def test_the_capacity_control_is_the_control_it_is_named_for():
     _, settings = model_config(control.model)
     # no evidence of any kind (no image, no knowledge nodes), and the fusion stack runs anyway
     assert settings.evidence == [] and settings.knowledge is False and settings.fuse_without_evidence is True
+
+
+@pytest.mark.parametrize("override, said", [
+    ("train.epochs=0", "'train.epochs': 0 is not allowed (must be >= 1)"),
+    ("train.epochs=-1", "'train.epochs': -1 is not allowed (must be >= 1)"),
+    ("train.epochs=1.5", "'train.epochs': 1.5 is not allowed (must be an integer)"),
+    ("train.epochs=true", "'train.epochs': True is not allowed (must be an integer)"),
+    ("train.epochs=[1,2]", "'train.epochs': [1, 2] is not allowed (must be an integer)"),
+    ("train.seed=abc", "'train.seed': 'abc' is not allowed (must be an integer)"),
+    ("train.lr_encoder=-1e-5", "'train.lr_encoder': -1e-05 is not allowed (must be >= 0)"),
+    ("train.lr_head=0", "'train.lr_head': 0 is not allowed (must be > 0)"),
+    ("train.lr_head=.nan", "'train.lr_head': nan is not allowed (must be a finite number)"),
+    ("train.warmup_ratio=1", "'train.warmup_ratio': 1 is not allowed (must be >= 0 and < 1)"),
+    ("train.num_threads=-1", "'train.num_threads': -1 is not allowed (must be >= 1 or null)"),
+    ("train.device=banana", "'train.device': 'banana' is not allowed (must be auto, cpu, mps, cuda or cuda:N)"),
+    ("data.limit=-1", "'data.limit': -1 is not allowed (must be >= 1 or null)"),
+    ("data.limit=0", "'data.limit': 0 is not allowed (must be >= 1 or null)"),
+    ("mlflow.experiment=' '", "'mlflow.experiment': ' ' is not allowed (must be a non-empty string)"),
+    ("mlflow.tags.grid=[1]", "'mlflow.tags': {'grid': [1]} is not allowed (entry 'grid'"),
+])
+def test_every_value_is_checked_where_the_config_is_built(override, said):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, overrides=[override])
+    assert said in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("values, said", [
+    ({"name": "graphmner", "layers": "abc"}, "'model.layers': 'abc' is not allowed (must be an integer)"),
+    ({"name": "graphmner", "fusion": "umgf"}, "'model.fusion': 'umgf' is not allowed (must be one of gnn, dense, "
+                                              "dense_edges, attention)"),
+    ({"name": "graphmner", "evidence": "captions"}, "'model.evidence': 'captions' is not allowed (must be a list"),
+    ({"name": "bert_crf", "dropout": 1.0}, "'model.dropout': 1.0 is not allowed (must be >= 0 and < 1)"),
+    ({"name": "bert_crf", "max_length": 2}, "'model.max_length': 2 is not allowed (must be >= 4)"),
+    ({"name": "umgf", "visual_tokens": "pixels"}, "must be one of caption, objects, grid"),
+    ({"name": "bert_crf", "encoder_overrides": []}, "'model.encoder_overrides': [] is not allowed (must be a mapping)"),
+])
+def test_model_sections_are_checked_before_any_data(values, said):
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        model_config(values)
+
+
+def test_yaml_errors_name_file_line_and_column(tmp_path):
+    tabbed = tmp_path / "tabbed.yaml"
+    tabbed.write_text("train:\n\tepochs: 3\n")
+    with pytest.raises(ConfigError, match=re.escape(f"{tabbed}:2:1: not valid YAML: found character '\\t'")):
+        load_config(tabbed)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("train:\n  epochs: [3\n")
+    with pytest.raises(ConfigError, match=re.escape(f"{broken}:3:1: not valid YAML")):
+        load_config(broken)
+    with pytest.raises(ConfigError, match=r"override 'model.x=\[1': the value, column 3: not valid YAML"):
+        load_config(None, overrides=["model.x=[1"])
+    with pytest.raises(ConfigError, match="a config file must be a YAML mapping"):
+        (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+        load_config(tmp_path / "list.yaml")
+    with pytest.raises(FileNotFoundError, match="config file not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_billion_laughs_is_refused_at_load(tmp_path):
+    """Nested aliases under a key that takes any value would grow to gigabytes once copied: a config
+    has no aliases at all."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "
+              f"*a{i - 1}, *a{i - 1}]" for i in range(1, 9)]
+    lines += ["model:", "  encoder_overrides:", "    lol: *a8"]
+    laughs = tmp_path / "laughs.yaml"
+    laughs.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=re.escape(f"{laughs}:2:10: not valid YAML: an alias (*a0)")):
+        load_config(laughs)
+
+
+def test_a_device_this_machine_lacks_is_an_error():
+    import torch
+
+    from graphmner.training.trainer import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match=r"device 'cuda': this machine has 0 CUDA device\(s\); use cpu or auto"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match=r"device 'cuda:99': this machine has \d+ CUDA device"):
+        resolve_device("cuda:99")

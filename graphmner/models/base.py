@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -25,6 +25,7 @@ from transformers import AutoTokenizer
 from graphmner.data.labels import LabelVocab
 from graphmner.data.tokenize import WORD_SHAPES
 from graphmner.featurize import Batch, Featurizer
+from graphmner.fields import ConfigError, at_least, between, check_fields
 from graphmner.nn.crf import CRF
 from graphmner.nn.encoders import encode_rows, encoder_from_config, load_encoder, load_tokenizer
 
@@ -65,9 +66,9 @@ class TaggerConfig:
     # encoder config fields to change, e.g. {"num_hidden_layers": 2}
     encoder_overrides: dict[str, Any] = field(default_factory=dict)
     # subword pieces per encoder window, special tokens included; longer tweets get several windows
-    max_length: int = 128
+    max_length: Annotated[int, at_least(4)] = 128
     # dropout on the word states before the emission layer
-    dropout: float = 0.1
+    dropout: Annotated[float, between(0, 1, high_open=True)] = 0.1
     # add a learned embedding of each word's shape (capitalised, all caps, lower, hashtag, mention, digits,
     # url; graphmner.data.tokenize.WORD_SHAPES) to its state: the case an uncased encoder loses (a control)
     word_shape: bool = False
@@ -77,8 +78,10 @@ class TaggerConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"{cls.__name__} has no field(s) {unknown}; known: {sorted(known)}")
-        return cls(**values)
+            raise ConfigError(f"{cls.__name__} has no field(s) {unknown}; known: {sorted(known)}")
+        config = cls(**values)
+        check_fields(config, "model.")
+        return config
 
 
 def model_config(values: dict[str, Any]) -> tuple[type[Tagger], TaggerConfig]:
@@ -110,6 +113,10 @@ class Tagger(nn.Module):
         self.encoder = encoder if encoder is not None else load_encoder(config.encoder, config.pretrained,
                                                                         config.encoder_overrides)
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config.encoder)
+        positions = getattr(getattr(self.encoder, "config", None), "max_position_embeddings", None)
+        if isinstance(positions, int) and config.max_length > positions:
+            raise ConfigError(f"config key 'model.max_length': {config.max_length} is not allowed (the encoder "
+                              f"{config.encoder!r} has {positions} positions)")
         self.crf = CRF(labels.tags)
         if config.word_shape:  # created only when used: the other models' initialisation stays unchanged
             self.shape_embedding = nn.Embedding(len(WORD_SHAPES), self.hidden_size)

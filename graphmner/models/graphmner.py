@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from torch import Tensor, nn
@@ -25,6 +25,7 @@ from graphmner.data.labels import LabelVocab
 from graphmner.evidence.image_types import TYPE_NAMES, image_type
 from graphmner.evidence.visual import CONCEPT_KINDS, VisualEvidence, evidence_words
 from graphmner.featurize import Batch, Example, Featurizer
+from graphmner.fields import at_least, one_of
 from graphmner.graph.builder import (
     KNOWLEDGE,
     NAMES,
@@ -40,6 +41,7 @@ from graphmner.graph.knowledge import KNOWLEDGE_KINDS, load_gazetteer
 from graphmner.models.base import Tagger, TaggerConfig, TaggerOutput, register
 from graphmner.nn.encoders import encode_rows
 from graphmner.nn.fusion import AttentionFusion, DenseGraphFusion, GNNFusion
+from graphmner.nn.fusion.gnn import CONVS
 from graphmner.nn.zero_shot import with_type_scores
 
 FUSIONS = ("gnn", "dense", "dense_edges", "attention")
@@ -55,15 +57,15 @@ class GraphMNERConfig(TaggerConfig):
     # "dense_edges": the same dense attention, its logits biased by the graph's edges (word chain, object
     #   proximity, knowledge links) and their match features: what the GNN sees, flowing densely;
     # "attention": words attend to the visual and knowledge nodes only (cross-attention, UMT-style)
-    fusion: str = "gnn"
+    fusion: Annotated[str, one_of(*FUSIONS)] = "gnn"
     # GNN layer: gatv2 | transformer | sage
-    conv: str = "gatv2"
+    conv: Annotated[str, one_of(*CONVS)] = "gatv2"
     # fusion depth and width
-    layers: int = 2
-    channels: int = 256
-    heads: int = 4
+    layers: Annotated[int, at_least(1)] = 2
+    channels: Annotated[int, at_least(1)] = 256
+    heads: Annotated[int, at_least(1)] = 4
     # cross-modal edges: "all" object-word pairs (with match features) or only string "match"es
-    cross_edges: str = "all"
+    cross_edges: Annotated[str, one_of("all", "match")] = "all"
     # initial bias of the fusion gate; negative = start near the text model
     gate_init: float = -3.0
     # control: run the fusion stack (and gate) for every tweet, also without evidence; with --evidence none

@@ -13,12 +13,14 @@ gets exactly the text path (h' = h).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 from torch import Tensor, nn
 
 from graphmner.data.labels import LabelVocab
 from graphmner.featurize import Batch
+from graphmner.fields import one_of
 from graphmner.models.base import register
 from graphmner.models.visual_tagger import VisualTagger, VisualTaggerConfig
 
@@ -26,7 +28,7 @@ from graphmner.models.visual_tagger import VisualTagger, VisualTaggerConfig
 @dataclass
 class MMConcatConfig(VisualTaggerConfig):
     # "concat" (MMNerModel) or "gate"
-    join: str = "concat"
+    join: Annotated[str, one_of("concat", "gate")] = "concat"
 
 
 @register("mm_concat")

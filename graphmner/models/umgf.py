@@ -18,25 +18,27 @@ visual nodes gets exactly the text path (its encoder states).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 from torch import Tensor, nn
 
 from graphmner.data.labels import LabelVocab
 from graphmner.featurize import Batch
+from graphmner.fields import at_least, one_of
 from graphmner.models.base import register
-from graphmner.models.visual_tagger import VisualTagger, VisualTaggerConfig
+from graphmner.models.visual_tagger import VISUAL_TOKENS, VisualTagger, VisualTaggerConfig
 from graphmner.nn.fusion import CrossModalLayer
 
 
 @dataclass
 class UMGFConfig(VisualTaggerConfig):
     # visual nodes: "objects" (caption concepts / detections, offline), "caption", or "grid" (needs features)
-    visual_tokens: str = "objects"
+    visual_tokens: Annotated[str, one_of(*VISUAL_TOKENS)] = "objects"
     # UMGF keeps four visual nodes per image
-    max_visual_nodes: int = 4
-    layers: int = 2
-    heads: int = 8
+    max_visual_nodes: Annotated[int, at_least(1)] = 4
+    layers: Annotated[int, at_least(1)] = 2
+    heads: Annotated[int, at_least(1)] = 8
 
 
 class GatedCrossAttention(nn.Module):

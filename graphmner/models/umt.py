@@ -19,12 +19,14 @@ text path of BERT-CRF (plus the span head, which only reads text).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 from torch import Tensor, nn
 
 from graphmner.data.labels import LabelVocab
 from graphmner.featurize import Batch
+from graphmner.fields import at_least
 from graphmner.models.base import TaggerOutput, register
 from graphmner.models.visual_tagger import VisualTagger, VisualTaggerConfig
 from graphmner.nn.crf import CRF
@@ -36,9 +38,9 @@ SPAN_TAGS = ["O", "B-SPAN", "I-SPAN"]
 @dataclass
 class UMTConfig(VisualTaggerConfig):
     # attention heads of the cross-modal transformer layers (must divide the encoder width)
-    heads: int = 8
+    heads: Annotated[int, at_least(1)] = 8
     # weight of the entity-span-detection loss
-    span_loss_weight: float = 0.5
+    span_loss_weight: Annotated[float, at_least(0)] = 0.5
 
 
 @dataclass

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from torch import Tensor, nn
@@ -25,6 +25,7 @@ from torch_geometric.utils import to_dense_batch
 from graphmner.data.labels import LabelVocab
 from graphmner.evidence.visual import VisualEvidence, evidence_words
 from graphmner.featurize import Batch, Example, Featurizer
+from graphmner.fields import at_least, one_of
 from graphmner.models.base import Tagger, TaggerConfig
 from graphmner.nn.encoders import encode_rows
 
@@ -36,9 +37,9 @@ class VisualTaggerConfig(TaggerConfig):
     # visual evidence sources: captions (offline), detections, features (graphmner extract-features)
     evidence: list[str] = field(default_factory=lambda: ["captions"])
     # "caption" (evidence text through the encoder, offline), "objects", or "grid" (evidence must include features)
-    visual_tokens: str = "caption"
+    visual_tokens: Annotated[str, one_of(*VISUAL_TOKENS)] = "caption"
     # width of cached region features (grid tokens): 2048 for resnet152, 768 for vit_b_16
-    feature_dim: int = 2048
+    feature_dim: Annotated[int, at_least(1)] = 2048
 
 
 class VisualFeaturizer(Featurizer):

@@ -66,6 +66,7 @@ def run_training(config: ExperimentConfig, callbacks: list[Callback] | None = No
         torch.set_num_threads(config.train.num_threads)
     set_seed(config.train.seed)
     model_cls, model_settings = model_config(config.model)  # an unknown model or key fails before any data
+    resolve_device(config.train.device)  # so does a device this machine lacks
     data = load_dataset(config.data.dataset, config.data.data_dir, limit=config.data.limit)
     labels = LabelVocab.from_tags(t.tags for t in data["train"])
     for split in ("valid", "test"):

@@ -43,9 +43,16 @@ def set_seed(seed: int) -> None:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` is cuda when there is one, else cpu; a device this machine lacks is an error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        raise ValueError(f"device {name!r}: this machine has {found} CUDA device(s); use cpu or auto")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r}: MPS is not available here; use cpu or auto")
+    return device
 
 
 def device_name(device: torch.device) -> str:
