@@ -9,4 +9,4 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$repo/experiments/setup_env.sh"
 cd "$repo"
 graphmner train --config experiments/configs/graphmner.yaml --dataset twitter2017 --seed 1 \
-  --output-dir runs/quickstart "$@"
+  --output-dir runs/quickstart --overwrite "$@"

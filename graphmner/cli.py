@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output-dir", help="where metrics.json, predictions and model/ go")
     train.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR from its last "
                                                        "checkpoint (its config.yaml; no other flags)")
+    train.add_argument("--overwrite", action="store_true", help="replace a finished run in --output-dir (without "
+                                                                "it, training into one is an error)")
     train.add_argument("--experiment", help="MLflow experiment name")
     train.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     train.add_argument("--evidence", help="visual evidence of multimodal models: captions[,detections][,features] "
@@ -50,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="score a saved model on a split")
     ev.add_argument("--model-dir", required=True)
-    ev.add_argument("--dataset", default="twitter2017")
+    ev.add_argument("--dataset", help="twitter2015 | twitter2017 (default), or a name for --data-dir")
     ev.add_argument("--data-dir")
     ev.add_argument("--split", default="test", choices=("train", "valid", "test"))
     ev.add_argument("--batch-size", type=int, default=64)
@@ -85,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
 
     bg = sub.add_parser("build-graphs", help="build every tweet's multimodal graph of a split and save them")
-    bg.add_argument("--dataset", default="twitter2017")
+    bg.add_argument("--dataset", help="twitter2015 | twitter2017 (default), or a name for --data-dir")
     bg.add_argument("--data-dir")
     bg.add_argument("--split", default="test", choices=("train", "valid", "test"))
     bg.add_argument("--evidence", default="captions", help="captions[,detections] or none")

@@ -70,7 +70,7 @@ def train(args: argparse.Namespace) -> int:
     else:
         config = load_config(args.config, flags, overrides=args.overrides)
     args.run_folder = config.output_dir  # for the hint after a Ctrl-C
-    result = run_training(config, resume=bool(args.resume))
+    result = run_training(config, resume=bool(args.resume), overwrite=args.overwrite)
     if not dist_env().is_main:
         return 0
     test = result.metrics["test"]

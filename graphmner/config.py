@@ -23,8 +23,9 @@ DEVICE = matches(r"auto|cpu|mps|cuda(:\d+)?", "auto, cpu, mps, cuda or cuda:N")
 
 @dataclass
 class DataConfig:
-    # registered corpus: twitter2015 | twitter2017 (bundled with the package)
-    dataset: str = "twitter2017"
+    # registered corpus: twitter2015 | twitter2017 (bundled with the package); None: twitter2017, or with
+    # data_dir the folder's name (which names the run in MLflow and the tables)
+    dataset: str | None = None
     # a folder of the same layout (train.txt, valid.txt, test.txt[, captions, images/]) instead of the bundled copy
     data_dir: str | None = None
     # keep only the first N tweets of each split (smoke runs and tests); None = all

@@ -27,6 +27,19 @@ def test_train_writes_metrics_and_model(trained, capsys):
     assert (trained / "model" / "model.safetensors").is_file() and (trained / "config.yaml").is_file()
 
 
+def test_a_finished_run_is_replaced_only_when_asked(trained, tmp_path, capsys):
+    before = (trained / "metrics.json").read_text()
+    assert main(["train", "--data-dir", str(TINY_DATA), "--output-dir", str(trained), "--no-mlflow", *TINY]) == 2
+    assert f"{trained} holds a finished run (metrics.json): pass --overwrite" in capsys.readouterr().err
+    assert (trained / "metrics.json").read_text() == before  # nothing touched
+    out = tmp_path / "again"
+    args = ["train", "--data-dir", str(TINY_DATA), "--epochs", "1", "--output-dir", str(out), "--no-mlflow",
+            "--device", "cpu", *TINY]
+    assert main(args) == 0 and main([*args, "--overwrite"]) == 0
+    # without --dataset, a --data-dir run is named after its folder, not after a bundled corpus
+    assert json.loads((out / "run.json").read_text())["dataset"] == TINY_DATA.name
+
+
 def test_train_from_config_file_matches_flags(trained, tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(f"data:\n  dataset: tiny\n  data_dir: {TINY_DATA}\ntrain:\n  epochs: 2\n  seed: 1\n"

@@ -64,12 +64,14 @@ def load_dataset(name: str | None = None, data_dir: str | Path | None = None,
     """Load a registered corpus (``name``) or a folder of the same layout (``data_dir``).
 
     Args:
-        name: a key of :data:`DATASETS`; with ``data_dir`` it only labels the run.
+        name: a key of :data:`DATASETS` (None: twitter2017); with ``data_dir`` it only labels the run (None:
+            the folder's name).
         data_dir: a folder holding ``train.txt``/``valid.txt``/``test.txt``.
         splits: which splits to read.
         limit: keep the first ``limit`` tweets of each split (quick runs, tests).
     """
     if data_dir is None:
+        name = name or "twitter2017"
         if name not in DATASETS:
             raise KeyError(f"unknown dataset {name!r}; known: {sorted(DATASETS)} (or pass --data-dir)")
         root = bundled_root(name)

@@ -56,12 +56,16 @@ def save_config(config: ExperimentConfig, path: str | Path) -> None:
 
 
 def run_training(config: ExperimentConfig, callbacks: list[Callback] | None = None,
-                   resume: bool = False) -> FitResult:
+                   resume: bool = False, overwrite: bool = False) -> FitResult:
     """Train and evaluate as ``config`` says; writes ``config.output_dir``.
 
     The label vocabulary comes from the training split alone. ``resume`` continues an interrupted
-    run in ``config.output_dir`` from its last checkpoint (and its MLflow run).
+    run in ``config.output_dir`` from its last checkpoint (and its MLflow run). A folder that holds a
+    finished run (its ``metrics.json``) is replaced only with ``overwrite``.
     """
+    if not resume and not overwrite and (Path(config.output_dir) / "metrics.json").is_file():
+        raise FileExistsError(f"{config.output_dir} holds a finished run (metrics.json): pass --overwrite to "
+                              f"replace it, or another --output-dir")
     if config.train.num_threads:
         torch.set_num_threads(config.train.num_threads)
     set_seed(config.train.seed)
