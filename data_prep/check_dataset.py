@@ -6,7 +6,8 @@
 Reads every split with the same strict reader the trainer uses (a malformed
 line stops with file and line), then reports per split: tweets, words,
 entities per type (after repairing stray I- tags), the longest tweet, and how many tweets have a caption and
-an image file. Exit status 1 when a split has tags of a type unseen in train.
+an image file, and the captions shared by so many images that they are placeholders. Exit status 1 when a
+split has tags of a type unseen in train; 2 with a one-line error for input it cannot read.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from collections import Counter
 
 from graphmner.data.datasets import load_dataset
 from graphmner.data.labels import tags_to_spans
-from graphmner.vision.captions import read_captions
+from graphmner.formats import FormatError
+from graphmner.vision.captions import placeholder_captions, read_captions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,12 +28,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.dataset is None and args.data_dir is None:
         parser.error("give --dataset or --data-dir")
-    data = load_dataset(args.dataset, args.data_dir)
+    try:
+        return check(args.dataset, args.data_dir)
+    except (FormatError, OSError, KeyError, ValueError) as err:  # what this script exists to find: one line
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"check_dataset.py: error: {message}", file=sys.stderr)
+        return 2
+
+
+def check(dataset: str | None, data_dir: str | None) -> int:
+    """Print what the folder holds; 1 when a split has entity types train has not."""
+    data = load_dataset(dataset, data_dir)
     captions = read_captions(data.caption_file) if data.caption_file else {}
     images = {p.stem for p in data.image_dir.iterdir()} if data.image_dir else set()
     train_types = {s.type for t in data["train"] for s in tags_to_spans(t.tags)}
     status = 0
     print(f"{data.name} at {data.root}; captions: {data.caption_file or 'none'}; images: {data.image_dir or 'none'}")
+    for text, n in placeholder_captions(captions).items():
+        print(f"placeholder caption on {n} images (no evidence in training): {text[:70]!r}")
     summary = data.summary()
     for split, tweets in data.splits.items():
         types = Counter(s.type for t in tweets for s in tags_to_spans(t.tags))
