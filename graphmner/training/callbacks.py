@@ -99,6 +99,23 @@ class RunRecordCallback(Callback):
             (Path(output_dir) / RUN_RECORD).write_text(json.dumps(record) + "\n", encoding="utf-8")
 
 
+def check_store(tracking_uri: str | None, experiment: str) -> None:
+    """Open the MLflow store and look the experiment up, so that a store that cannot be used fails before
+    any data is read (one line, not a traceback after training)."""
+    import mlflow
+
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or mlflow.get_tracking_uri()
+    try:
+        found = mlflow.MlflowClient(tracking_uri=uri).get_experiment_by_name(experiment)
+    except Exception as err:  # stores fail in their own ways (sqlalchemy, filesystem, HTTP): the cause in one line
+        reason = " ".join(str(err).split())[:200]
+        raise ValueError(f"MLflow store {uri!r} cannot be used ({type(err).__name__}: {reason}); fix "
+                         f"mlflow.tracking_uri / $MLFLOW_TRACKING_URI, or pass --no-mlflow") from None
+    if found is not None and found.lifecycle_stage == "deleted":
+        raise ValueError(f"MLflow experiment {experiment!r} is deleted in {uri}; restore it (mlflow experiments "
+                         f"restore) or choose another --experiment")
+
+
 class MLflowCallback(Callback):
     """One MLflow run per training run.
 
@@ -150,13 +167,20 @@ class MLflowCallback(Callback):
                 final.update({f"{prefix}_{k}": result[split][k] for k in ("precision", "recall", "f1")})
                 for kind, row in result[split].get("per_type", {}).items():
                     final[f"{prefix}_{kind}_f1"] = row["f1"]
-        self.mlflow.log_metrics(final)
-        if output_dir is not None:
-            for path in sorted(Path(output_dir).iterdir()):
-                if path.is_file():
-                    self.mlflow.log_artifact(str(path))
-                elif path.is_dir() and (path.name != "model" or self.log_model):
-                    self.mlflow.log_artifacts(str(path), artifact_path=path.name)
+        try:
+            self.mlflow.log_metrics(final)
+            if output_dir is not None:
+                for path in sorted(Path(output_dir).iterdir()):
+                    if path.is_file():
+                        self.mlflow.log_artifact(str(path))
+                    elif path.is_dir() and (path.name != "model" or self.log_model):
+                        self.mlflow.log_artifacts(str(path), artifact_path=path.name)
+        except Exception as err:  # a run missing its results is not FINISHED (MLflow's exit hook would say so)
+            reason = " ".join(str(err).split())[:300]
+            self.mlflow.set_tag("error", f"results not logged: {type(err).__name__}: {reason}")
+            self.mlflow.end_run(status="FAILED")
+            raise OSError(f"MLflow could not store the run's results ({type(err).__name__}: {reason}); the run is "
+                          f"marked FAILED, its folder {output_dir} is complete") from err
         self.mlflow.end_run(status="FINISHED")
 
     def on_exception(self, error: BaseException) -> None:

@@ -18,7 +18,7 @@ from graphmner.data.labels import LabelVocab
 from graphmner.evidence.making import evidence_record, save_evidence_record
 from graphmner.evidence.visual import dataset_evidence
 from graphmner.models.base import model_config
-from graphmner.training.callbacks import Callback, MLflowCallback, RunRecordCallback
+from graphmner.training.callbacks import Callback, MLflowCallback, RunRecordCallback, check_store
 from graphmner.training.distributed import dist_env
 from graphmner.training.trainer import FitResult, Trainer, device_name, resolve_device, set_seed
 
@@ -71,6 +71,8 @@ def run_training(config: ExperimentConfig, callbacks: list[Callback] | None = No
     set_seed(config.train.seed)
     model_cls, model_settings = model_config(config.model)  # an unknown model or key fails before any data
     resolve_device(config.train.device)  # so does a device this machine lacks
+    if config.mlflow.enabled and dist_env().is_main:  # and an MLflow store that cannot be used
+        check_store(config.mlflow.tracking_uri, config.mlflow.experiment)
     data = load_dataset(config.data.dataset, config.data.data_dir, limit=config.data.limit)
     labels = LabelVocab.from_tags(t.tags for t in data["train"])
     for split in ("valid", "test"):
