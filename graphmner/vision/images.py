@@ -16,9 +16,11 @@ file held:
 Whatever cannot be read raises :class:`UnreadableImageError` with the reason:
 a missing or empty file, bytes that are no image, a truncated file (Pillow's
 ``LOAD_TRUNCATED_IMAGES`` stays off: a half-decoded photo is not the photo),
-and images over :data:`MAX_PIXELS` pixels (a 20000x20000 "decompression bomb"
-would take 1.2 GB as RGB). Callers count and record these, never substituting
-another image.
+images over :data:`MAX_PIXELS` pixels (a 20000x20000 "decompression bomb"
+would take 1.2 GB as RGB), and images more than :data:`MAX_ASPECT_RATIO` times
+longer than wide or wide than long (a 1x100000 strip passes the pixel limit, but
+resized to a 256-pixel shorter side for a backbone it would take 20 GB). Callers
+count and record these, never substituting another image.
 """
 from __future__ import annotations
 
@@ -33,6 +35,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp")
 # Pillow's default limit (89.5 M pixels, e.g. 9459x9459), enforced as an error rather than Pillow's
 # warning; raise it (graphmner.vision.images.MAX_PIXELS = ...) for genuinely huge images
 MAX_PIXELS = 89_478_485
+# longest over shortest side; panoramas and banners stay well under it. Every consumer resizes the shorter
+# side up (to 224-640 pixels), so an extreme strip grows without bound once resized
+MAX_ASPECT_RATIO = 50
 
 
 class UnreadableImageError(OSError):
@@ -99,6 +104,10 @@ def open_image(path: str | Path, max_pixels: int | None = None):
                 raise UnreadableImageError(path, f"{width}x{height} = {width * height:,} pixels, more than the "
                                                  f"limit of {limit:,} (decompression-bomb guard; raise "
                                                  f"graphmner.vision.images.MAX_PIXELS for huge images)")
+            if max(width, height) > MAX_ASPECT_RATIO * max(min(width, height), 1):
+                raise UnreadableImageError(path, f"{width}x{height}: more than {MAX_ASPECT_RATIO} times longer "
+                                                 f"one way than the other (resized for a model it would grow "
+                                                 f"without bound; graphmner.vision.images.MAX_ASPECT_RATIO)")
             image.seek(0)  # the first frame of an animation
             image.load()
             return to_rgb(ImageOps.exif_transpose(image))

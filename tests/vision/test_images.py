@@ -44,6 +44,8 @@ def folder(tmp_path_factory):
     frames = [Image.new("RGB", (48, 32), colour) for colour in ((0, 0, 255), (0, 255, 0), (255, 0, 0))]
     frames[0].save(d / "animated.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
     (d / "bomb.png").write_bytes(png_bytes(20000, 20000, 8, 0, b"\x00" * 20001))  # header: 400 M pixels
+    Image.new("RGB", (100000, 1)).save(d / "strip.png")  # 100,000 pixels: under the limit, 20 GB once resized
+    Image.new("RGB", (2, 3000)).save(d / "tall.png")
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
     sideways = Image.new("RGB", (40, 20), (255, 255, 255))
@@ -58,6 +60,8 @@ def folder(tmp_path_factory):
     ("truncated.jpg", "image file is truncated"),
     ("text.jpg", "not an image (Pillow: cannot identify image file)"),
     ("bomb.png", "20000x20000 = 400,000,000 pixels, more than the limit of 89,478,485"),
+    ("strip.png", "100000x1: more than 50 times longer one way than the other"),
+    ("tall.png", "2x3000: more than 50 times longer"),
 ])
 def test_unreadable_images_raise_with_the_reason(folder, name, reason):
     with pytest.raises(UnreadableImageError) as info:
@@ -105,9 +109,16 @@ def test_exif_orientation_is_applied(folder):
 def test_detect_counts_every_unreadable_file_with_its_reason(folder, tmp_path):
     out = tmp_path / "det.jsonl"
     report = detect_images(folder, "yolov8n.yaml", out, conf=0.0, max_det=2, batch=4, device="cpu", imgsz=96)
-    unreadable = {"zero_bytes", "truncated", "text", "bomb", "big"} & {p.stem for p in folder.iterdir()}
+    unreadable = {"zero_bytes", "truncated", "text", "bomb", "big", "strip", "tall"}
+    unreadable &= {p.stem for p in folder.iterdir()}
     assert set(report.unreadable) == unreadable
     assert report.images - len(report.unreadable) == 8 and report.detected == 8
     detections, errors = read_detections(out)
     assert set(errors) == unreadable and len(detections) == 8
     assert "image file is truncated" in errors["truncated"] and "decompression-bomb" in errors["bomb"]
+    assert "50 times longer" in errors["strip"]
+
+
+def test_a_panorama_is_an_image(tmp_path):
+    Image.new("RGB", (4000, 400)).save(tmp_path / "panorama.jpg")  # 10:1
+    assert open_image(tmp_path / "panorama.jpg").size == (4000, 400)
