@@ -75,9 +75,31 @@ class Detection:
 
 
 def to_detections(entries: list[dict]) -> list[Detection]:
-    """JSON-ready object dicts (a cache line, :meth:`Detector.detect`) -> :class:`Detection` s."""
-    return [Detection(o["label"], tuple(o["box_xyxyn"]) if o.get("box_xyxyn") else None, float(o["score"]))
-            for o in entries]
+    """JSON-ready object dicts (a cache line, :meth:`Detector.detect`) -> :class:`Detection` s.
+
+    Raises:
+        ValueError: a label that is not a non-empty string, a score that is not a number in [0, 1] (NaN
+            and infinities included), a box that is not four numbers in [0, 1] with x1 <= x2 and y1 <= y2.
+    """
+    out = []
+    for o in entries:
+        label, score, box = o["label"], o["score"], o.get("box_xyxyn")
+        if not isinstance(label, str) or not label.strip():
+            raise ValueError(f"label {label!r} is not a non-empty string")
+        if not _unit(score):
+            raise ValueError(f"score {score!r} of {label!r} is not a number in [0, 1]")
+        if box is not None:
+            if not isinstance(box, list) or len(box) != 4 or not all(map(_unit, box)) \
+                    or box[0] > box[2] or box[1] > box[3]:
+                raise ValueError(f"box {box!r} of {label!r} is not [x1, y1, x2, y2] in [0, 1] with x1 <= x2, "
+                                 f"y1 <= y2")
+        out.append(Detection(label, tuple(float(v) for v in box) if box else None, float(score)))
+    return out
+
+
+def _unit(value) -> bool:
+    """A finite number in [0, 1] (NaN fails every comparison)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
 
 
 def detect_images(image_dir: str | Path, weights: str, output: str | Path, conf: float = 0.25, batch: int = 16,

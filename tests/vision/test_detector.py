@@ -69,3 +69,25 @@ def test_bad_cache_lines_name_the_line(tmp_path):
     assert not isinstance(caught.value, ConllFormatError)  # a JSON Lines file is not called a CoNLL file
     with pytest.raises(FileNotFoundError, match="graphmner detect"):
         read_detections(tmp_path / "missing.jsonl")
+
+
+@pytest.mark.parametrize("obj, said", [
+    ('{"label": "dog", "box_xyxyn": [0, 0, 1, 1], "score": NaN}', "score nan of 'dog' is not a number in [0, 1]"),
+    ('{"label": "dog", "box_xyxyn": [0, 0, 1, 1], "score": Infinity}', "score inf of 'dog'"),
+    ('{"label": "dog", "box_xyxyn": [0, 0, 1, 1], "score": 1.5}', "score 1.5 of 'dog'"),
+    ('{"label": "dog", "box_xyxyn": [0, 0, 1, 1], "score": "0.9"}', "score '0.9' of 'dog'"),
+    ('{"label": "dog", "box_xyxyn": [0, 0, 1.2, 1], "score": 0.5}', "box [0, 0, 1.2, 1] of 'dog'"),
+    ('{"label": "dog", "box_xyxyn": [0.5, 0, 0.1, 1], "score": 0.5}', "with x1 <= x2"),
+    ('{"label": "dog", "box_xyxyn": [0, 0, NaN, 1], "score": 0.5}', "box [0, 0, nan, 1]"),
+    ('{"label": "dog", "box_xyxyn": [0, 0, 1], "score": 0.5}', "box [0, 0, 1] of 'dog'"),
+    ('{"label": "", "box_xyxyn": [0, 0, 1, 1], "score": 0.5}', "label '' is not a non-empty string"),
+    ('{"label": 7, "box_xyxyn": [0, 0, 1, 1], "score": 0.5}', "label 7 is not"),
+])
+def test_cache_values_out_of_range_name_the_line(tmp_path, obj, said):
+    """Values a detector cannot give (NaN, infinities, scores or boxes outside [0, 1]) would change the
+    noise gate's inputs and so the predictions: they are errors, not evidence."""
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"image_id": "0", "objects": []}\n{"image_id": "1", "objects": [' + obj + "]}\n")
+    with pytest.raises(FormatError, match=r"d.jsonl:2: not a detection cache line") as caught:
+        read_detections(path)
+    assert said in str(caught.value)
