@@ -30,6 +30,11 @@ def data(tmp_path):
     ("test", b"IMGID:1\nx\tO\nAcme\tB-FOO\n", 3, "entity type 'FOO' (B-FOO) is not in the training split"),
     ("valid", b"", 1, "no tweets in file"),
     ("valid", b"Paris\tB-LOC\n", 1, "token line outside a tweet"),
+    ("train", "IMGID:1\nNew\tO\n\u200b\tB-LOC\n\ufe0f\tI-LOC\n".encode(), 3, "a LOC entity made only of tokens "
+                                                                              "with no visible character"),
+    ("train", b"IMGID:1\nx\tO\nIMGID:2\tO\n", 3, "IMGID '2\\tO' holds '\\t'"),
+    ("train", b"IMGID:1\rParis\tB-LOC\n", 1, "IMGID '1\\rParis\\tB-LOC' holds '\\r'"),
+    ("train", b"IMGID:../../etc/passwd\nx\tO\n", 1, "holds '/'"),
 ])
 def test_malformed_files_stop_with_one_line(data, tmp_path, capsys, split, text, line, words):
     (data / f"{split}.txt").write_bytes(text)
@@ -66,8 +71,9 @@ def test_counted_oddities_train_and_are_reported(data, tmp_path, caplog, monkeyp
         mlflow.set_tracking_uri(None)
     report = json.loads((out / "data_report.json").read_text())
     # the 12 tweets and 168 words of the tiny train split, plus the odd tweet's 4 words
+    # (the tiny train split has one token that is a lone U+FE0F variation selector: counted, kept)
     assert report["data"]["train"] == {"tweets": 13, "words": 172, "repaired_tags": 1, "skipped_empty_tweets": 2,
-                                       "whitespace_tokens": 1, "longest_tweet": 25}
+                                       "whitespace_tokens": 1, "invisible_tokens": 1, "longest_tweet": 25}
     assert report["evidence_files"]["captions"] == {"entries": 37, "duplicates_skipped": 1, "empty": 0,
                                                     "unreadable": 0, "without_tweet": 1, "placeholder_caption": 0}
     assert report["evidence"]["train"]["empty"] == 1  # the odd tweet has no caption: counted, not filled in

@@ -26,12 +26,22 @@ every run's data report), not rejected:
 - a token that is only whitespace (Twitter-2015 ``valid.txt:9658`` is a lone
   no-break space tagged ``O``) is kept, so predictions stay aligned with the
   file; the encoder reads it as ``[UNK]``. Inside an entity (``B-``/``I-``) it
-  is an error: an entity cannot be made of nothing.
+  is an error: an entity cannot be made of nothing;
+- a token with no visible character (a zero-width space U+200B or joiner, a
+  variation selector U+FE0F, a soft hyphen, a lone combining mark, a control
+  character, U+FFFD: Twitter-2017 has 158, every one tagged ``O``) is kept and
+  counted the same way: the encoder's tokenizer drops every character of it and
+  reads ``[UNK]``. An entity made only of such tokens is an error.
+
+An ``IMGID`` names a file (``<id>.jpg``), so an id is a file stem: one with a TAB
+(a token ``IMGID:x<TAB>O``?), a CR (an ``IMGID`` line whose CR hides the next
+word), a space, ``/``, a backslash or ``..`` is an error naming file and line.
 """
 from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +52,30 @@ log = logging.getLogger(__name__)
 
 IMGID_PREFIX = "IMGID:"
 TAG_PATTERN = re.compile(r"^(O|[BI]-[^\s-][^\s]*)$")
+# control, format (zero-width, soft hyphen, joiners), and combining marks (variation selectors): what a
+# tokenizer drops, leaving a token of them with no piece
+_INVISIBLE = frozenset({"Cc", "Cf", "Mn", "Me"})
+
+
+def is_invisible(token: str) -> bool:
+    """A token with no visible character that is not whitespace alone (``"\u200b"``, ``"\ufe0f"``)."""
+    return not token.isspace() and all(c.isspace() or c == "\ufffd" or unicodedata.category(c) in _INVISIBLE
+                                       for c in token)
+
+
+def check_image_id(image_id: str) -> str | None:
+    """What makes ``image_id`` no file stem, or None: empty, whitespace or control characters, ``/``,
+    ``\\``, ``..``."""
+    if not image_id:
+        return "empty IMGID"
+    bad = next((c for c in image_id if c.isspace() or unicodedata.category(c) in ("Cc", "Cf") or c in "/\\"), None)
+    if bad is not None:
+        return (f"IMGID {image_id[:40]!r} holds {bad!r}: an image id is a file name without its extension "
+                f"(no TAB, CR, space, '/' or '\\')" + (" -- a token 'IMGID:...' would start a tweet" if bad == "\t"
+                                                        else ""))
+    if ".." in image_id:
+        return f"IMGID {image_id[:40]!r} holds '..': an image id is a file name, not a path"
+    return None
 
 
 class ConllFormatError(FormatError):
@@ -79,32 +113,37 @@ class ReadReport:
     skipped_at: list[str] = field(default_factory=list)
     whitespace_tokens: int = 0  # tokens that are only whitespace (kept, read as [UNK])
     whitespace_at: list[str] = field(default_factory=list)
+    invisible_tokens: int = 0  # tokens with no visible character (zero-width, U+FE0F, ...; kept, read as [UNK])
+    invisible_at: list[str] = field(default_factory=list)
     longest: int = 0  # words in the longest tweet
 
     def count(self, what: str, where: str) -> None:
-        """Count one ``repaired``/``skipped``/``whitespace`` event at ``where`` (first three kept)."""
+        """Count one ``repaired``/``skipped``/``whitespace``/``invisible`` event at ``where`` (first three kept)."""
         counter, places = {"repaired": ("repaired_tags", self.repaired_at),
                            "skipped": ("skipped_empty", self.skipped_at),
-                           "whitespace": ("whitespace_tokens", self.whitespace_at)}[what]
+                           "whitespace": ("whitespace_tokens", self.whitespace_at),
+                           "invisible": ("invisible_tokens", self.invisible_at)}[what]
         setattr(self, counter, getattr(self, counter) + 1)
         if len(places) < 3:
             places.append(where)
 
     @property
     def noteworthy(self) -> bool:
-        return bool(self.repaired_tags or self.skipped_empty or self.whitespace_tokens)
+        return bool(self.repaired_tags or self.skipped_empty or self.whitespace_tokens or self.invisible_tokens)
 
     def as_dict(self) -> dict[str, int]:
         return {"tweets": self.tweets, "words": self.words, "repaired_tags": self.repaired_tags,
                 "skipped_empty_tweets": self.skipped_empty, "whitespace_tokens": self.whitespace_tokens,
-                "longest_tweet": self.longest}
+                "invisible_tokens": self.invisible_tokens, "longest_tweet": self.longest}
 
     def summary(self) -> str:
         text = f"{self.path}: {self.tweets} tweets, {self.words} words"
         for n, places, what in ((self.repaired_tags, self.repaired_at, "stray I- tag(s) repaired to B-"),
                                 (self.skipped_empty, self.skipped_at, "IMGID(s) with no tokens skipped"),
                                 (self.whitespace_tokens, self.whitespace_at,
-                                 "whitespace-only token(s) kept (read as [UNK])")):
+                                 "whitespace-only token(s) kept (read as [UNK])"),
+                                (self.invisible_tokens, self.invisible_at,
+                                 "token(s) with no visible character kept (read as [UNK])")):
             if n:
                 text += f"; {n} {what} (first at {', '.join(places)})"
         return text
@@ -152,6 +191,7 @@ def read_conll(path: str | Path, report: ReadReport | None = None, allow_untagge
         nonlocal current
         if current is not None:
             if current.tokens:
+                _check_visible_entities(current, path, current_line)
                 tweets.append(current)
             else:
                 report.count("skipped", f"{path}:{current_line}")
@@ -160,9 +200,10 @@ def read_conll(path: str | Path, report: ReadReport | None = None, allow_untagge
     for number, line in _decode_lines(path):
         if line.startswith(IMGID_PREFIX):
             close()
-            image_id = line[len(IMGID_PREFIX):].strip()
-            if not image_id:
-                raise ConllFormatError(path, number, "empty IMGID")
+            image_id = line[len(IMGID_PREFIX):].strip(" ")
+            problem = check_image_id(image_id)
+            if problem is not None:
+                raise ConllFormatError(path, number, problem)
             current, current_line = Tweet(id=image_id, tokens=[], tags=[], image_id=image_id,
                                           source=f"{path}:{number}"), number
             continue
@@ -178,6 +219,8 @@ def read_conll(path: str | Path, report: ReadReport | None = None, allow_untagge
             untagged = True
             if line.isspace():
                 report.count("whitespace", f"{path}:{number}")
+            elif is_invisible(line):
+                report.count("invisible", f"{path}:{number}")
             current.tokens.append(line)
             continue
         if untagged and len(columns) == 2:
@@ -195,6 +238,8 @@ def read_conll(path: str | Path, report: ReadReport | None = None, allow_untagge
             if tag != "O":
                 raise ConllFormatError(path, number, f"a whitespace-only token {token!r} tagged {tag}")
             report.count("whitespace", f"{path}:{number}")
+        elif is_invisible(token):
+            report.count("invisible", f"{path}:{number}")
         previous = current.tags[-1] if current.tags else "O"
         if tag.startswith("I-") and (previous == "O" or previous[2:] != tag[2:]):
             tag = "B-" + tag[2:]
@@ -212,6 +257,19 @@ def read_conll(path: str | Path, report: ReadReport | None = None, allow_untagge
     report.longest = max(len(t) for t in tweets)
     (log.warning if report.noteworthy else log.info)("%s", report.summary())
     return tweets
+
+
+def _check_visible_entities(tweet: Tweet, path: Path, imgid_line: int) -> None:
+    """An entity needs a word with a visible character (tokens follow their IMGID line)."""
+    tags = tweet.tags or []
+    for start, tag in enumerate(tags):
+        if tag.startswith("B-"):
+            end = start + 1
+            while end < len(tags) and tags[end] == "I-" + tag[2:]:
+                end += 1
+            if all(is_invisible(t) or t.isspace() for t in tweet.tokens[start:end]):
+                raise ConllFormatError(path, imgid_line + 1 + start, f"a {tag[2:]} entity made only of tokens with no "
+                                                                     f"visible character: {tweet.tokens[start:end]!r}")
 
 
 def check_entity_types(tweets: Sequence[Tweet], known: Sequence[str], what: str = "the training data") -> None:

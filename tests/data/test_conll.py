@@ -2,7 +2,16 @@ from pathlib import Path
 
 import pytest
 
-from graphmner.data.conll import ConllFormatError, ReadReport, Tweet, check_entity_types, read_conll, write_conll
+from graphmner.data.conll import (
+    ConllFormatError,
+    ReadReport,
+    Tweet,
+    check_entity_types,
+    check_image_id,
+    is_invisible,
+    read_conll,
+    write_conll,
+)
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "x.txt") -> Path:
@@ -159,3 +168,40 @@ def test_untagged_files_only_when_allowed_and_never_mixed(tmp_path):
     path.write_text("IMGID:1\nBears\nwin\tO\n")
     with pytest.raises(ConllFormatError, match=r"raw.txt:3: a tagged line in a file of bare tokens"):
         read_conll(path, allow_untagged=True)
+
+
+def test_tokens_with_no_visible_character_are_kept_and_counted(tmp_path):
+    """What the tokenizer drops whole (zero-width space, variation selector, soft hyphen, a lone combining
+    mark, a control character, U+FFFD) is read as [UNK]: kept, so predictions stay aligned, and counted."""
+    invisible = ["\u200b", "\ufe0f", "\u00ad", "\u0301", "\u0092", "\ufffd", "\u200d\u200d"]
+    lines = ["IMGID:1", "Paris\tB-LOC", *(f"{t}\tO" for t in invisible), "caf\u00e9\tO", "e\u0301\tO",
+             "\u2764\ufe0f\tO", "Zo\u200be\tB-PER", "\u200b\tI-PER"]
+    path = tmp_path / "t.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = ReadReport(str(path))
+    [tweet] = read_conll(path, report)
+    assert len(tweet) == 13 and report.invisible_tokens == len(invisible) + 1  # and the ZWSP inside PER
+    assert report.invisible_at[0] == f"{path}:3" and "with no visible character kept" in report.summary()
+    assert [is_invisible(t) for t in ("caf\u00e9", "e\u0301", "\u2764\ufe0f", " ", "\u00a0")] == [False] * 5
+    # an entity with a visible word may hold one (Zo<ZWSP>e, then a lone ZWSP inside PER)
+    assert tweet.tags[-2:] == ["B-PER", "I-PER"]
+
+
+def test_bundled_twitter2017_invisible_tokens_are_counted():
+    from graphmner.data.datasets import load_dataset
+
+    summary = load_dataset("twitter2017").summary()
+    assert {s: r["invisible_tokens"] for s, r in summary.items()} == {"train": 116, "valid": 16, "test": 26}
+
+
+@pytest.mark.parametrize("image_id, said", [
+    ("a\tO", "holds '\\t'"), ("a b", "holds ' '"), ("../x", "holds '/'"), ("a\\b", "holds '\\\\'"),
+    ("..", "holds '..'"), ("x\u200by", "holds '\\u200b'"),
+])
+def test_an_image_id_is_a_file_stem(tmp_path, image_id, said):
+    path = tmp_path / "t.txt"
+    path.write_text(f"IMGID:ok\nx\tO\n\nIMGID:{image_id}\ny\tO\n", encoding="utf-8")
+    with pytest.raises(ConllFormatError, match=r"t.txt:4: IMGID ") as caught:
+        read_conll(path)
+    assert said in str(caught.value)
+    assert check_image_id("16_05_01_360") is None and check_image_id("O_1234") is None
