@@ -22,7 +22,7 @@ from graphmner.eval.metrics import entity_scores, format_report
 from graphmner.eval.significance import compare_files, prediction_file
 from graphmner.evidence.visual import dataset_evidence, parse_sources
 from graphmner.graph.builder import GraphConfig, build_graph
-from graphmner.graph.export import save_graphs, to_networkx
+from graphmner.graph.export import graph_keys, save_graphs, to_networkx
 from graphmner.graph.knowledge import load_gazetteer
 from graphmner.predictor import Predictor
 from graphmner.training.distributed import dist_env
@@ -172,14 +172,20 @@ def build_graphs(args: argparse.Namespace) -> int:
     if not args.no_knowledge:  # graphmner's default graph has knowledge nodes
         config.knowledge = load_gazetteer()
     start = time.perf_counter()
-    graphs = {t.id: build_graph(t, e, config) for t, e in zip(tweets, evidence)}
+    keys = graph_keys(tweets)
+    graphs = {k: build_graph(t, e, config) for k, t, e in zip(keys, tweets, evidence)}
     seconds = time.perf_counter() - start
+    shared = [k for k in keys if "#" in k]
     save_graphs(args.output, graphs, {"dataset": data.name, "split": args.split, "evidence": sources,
-                                      "cross_edges": args.cross_edges, "knowledge": not args.no_knowledge})
+                                      "cross_edges": args.cross_edges, "knowledge": not args.no_knowledge,
+                                      "keys_of_shared_ids": shared})
     print(f"{len(graphs)} graphs of {data.name}/{args.split} in {seconds:.2f}s "
           f"({len(graphs) / seconds:.0f} tweets/s) -> {args.output}")
+    if shared:
+        print(f"{len(shared)} tweet(s) share an image id with an earlier tweet: their graphs are keyed "
+              f"{', '.join(shared[:3])}{', ...' if len(shared) > 3 else ''}")
     if args.networkx:
-        index = next((i for i, t in enumerate(tweets) if t.id == args.networkx), None)
+        index = keys.index(args.networkx) if args.networkx in keys else None
         if index is None:
             raise KeyError(f"no tweet {args.networkx!r} in {data.name}/{args.split}")
         g = to_networkx(tweets[index], evidence[index], graphs[args.networkx])

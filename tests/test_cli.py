@@ -116,6 +116,24 @@ def test_build_graphs_with_networkx_export(tmp_path, capsys):
     assert {n["type"] for n in exported["nodes"]} == {"word", "object"} and load_graphs(out)[1]["knowledge"] is False
 
 
+def test_build_graphs_keeps_every_tweet_of_a_shared_image(tmp_path, capsys):
+    """Tweets that share an image id each keep their graph (the second keyed id#2), and are said."""
+    from graphmner.graph.export import load_graphs
+
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "test.txt").write_text("IMGID:7\nBears\tB-ORG\n\nIMGID:7\nwin\tO\nagain\tO\n\nIMGID:8\nx\tO\n")
+    out = tmp_path / "graphs.pt"
+    assert main(["build-graphs", "--data-dir", str(data), "--split", "test", "--evidence", "none", "--output",
+                 str(out), "--networkx", "7#2"]) == 0
+    printed = capsys.readouterr().out
+    graphs, meta = load_graphs(out)
+    assert list(graphs) == ["7", "7#2", "8"] and meta["keys_of_shared_ids"] == ["7#2"]
+    assert graphs["7"]["word"].num_nodes == 1 and graphs["7#2"]["word"].num_nodes == 2
+    assert "1 tweet(s) share an image id with an earlier tweet: their graphs are keyed 7#2" in printed
+    assert (tmp_path / "graphs.7#2.json").is_file()
+
+
 def test_multimodal_model_trains_evaluates_and_predicts(tmp_path, capsys):
     out = tmp_path / "g"
     assert main(["train", "--model", "graphmner", "--data-dir", str(TINY_DATA), "--epochs", "1", "--output-dir",

@@ -41,6 +41,17 @@ def graph_from_dict(values: dict) -> HeteroData:
     return graph
 
 
+def graph_keys(tweets: list[Tweet]) -> list[str]:
+    """One key per tweet, in order: its id, and ``id#2``, ``id#3``, ... for later tweets with the same id
+    (tweets that share an image), so that no graph replaces another."""
+    seen: dict[str, int] = {}
+    keys = []
+    for tweet in tweets:
+        seen[tweet.id] = seen.get(tweet.id, 0) + 1
+        keys.append(tweet.id if seen[tweet.id] == 1 else f"{tweet.id}#{seen[tweet.id]}")
+    return keys
+
+
 def save_graphs(path: str | Path, graphs: dict[str, HeteroData], meta: dict | None = None) -> None:
     """``{tweet_id: graph}`` to one file (torch format, tensors and plain containers only)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
