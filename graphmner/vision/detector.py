@@ -49,9 +49,19 @@ class Detector:
 
     def __init__(self, weights: str, conf: float = 0.25, max_det: int = 20, device: str | None = None,
                  imgsz: int = 640):
+        import ultralytics.nn.tasks
         from ultralytics import YOLO
 
-        self.model, self.device = YOLO(weights), device
+        # ultralytics unpickles checkpoints whole by default, running whatever code a file holds; its restricted
+        # loader (torch's weights_only with an allow-list of its own classes) reads every YOLO checkpoint
+        ultralytics.nn.tasks.SAFE_LOAD = True
+        try:
+            self.model = YOLO(weights)
+        except Exception as err:  # ultralytics and torch raise many types for a file they cannot read
+            reason = " ".join(str(err).split())[:200]
+            raise ValueError(f"--weights {weights}: no YOLO detector could be loaded from it ({type(err).__name__}: "
+                             f"{reason}); a checkpoint holding other Python objects is refused, never run") from None
+        self.device = device
         self.meta = {"weights": str(weights), "conf": conf, "max_det": max_det, "imgsz": imgsz}
 
     def detect(self, images: list) -> list[list[dict]]:

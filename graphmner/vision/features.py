@@ -63,7 +63,11 @@ class FeatureExtractor(nn.Module):
             raise FileNotFoundError(f"cannot get torchvision's default weights for {backbone} ({err}); offline, pass "
                                     f"--weights PATH (a state dict) or --weights random") from err
         if weights not in ("default", "random"):
-            model.load_state_dict(_load_state_dict(weights))
+            try:
+                model.load_state_dict(_load_state_dict(weights))
+            except RuntimeError as err:  # keys or shapes of another architecture
+                reason = " ".join(str(err).split())[:200]
+                raise ValueError(f"--weights {weights}: not the weights of a {backbone} ({reason})") from None
         if backbone == "resnet152":
             self.body = nn.Sequential(*list(model.children())[:-2])  # up to layer4: (N, 2048, 7, 7)
             self.dim = 2048
@@ -84,9 +88,16 @@ class FeatureExtractor(nn.Module):
 def _load_state_dict(path: str) -> dict[str, Tensor]:
     if not Path(path).is_file():
         raise FileNotFoundError(f"--weights {path}: no such file (or use 'default' / 'random')")
-    if path.endswith(".safetensors"):
-        return load_file(path)
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = load_file(path) if path.endswith(".safetensors") else torch.load(path, map_location="cpu",
+                                                                                 weights_only=True)
+    except Exception as err:  # safetensors and torch's unpickler raise their own types; nothing in the file is run
+        reason = " ".join(str(err).split())[:200]
+        raise ValueError(f"--weights {path}: not a state dict graphmner can read safely ({type(err).__name__}: "
+                         f"{reason}); save one with torch.save(model.state_dict()) or safetensors") from None
+    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise ValueError(f"--weights {path}: holds a {type(state).__name__}, not a state dict of tensors")
+    return state
 
 
 def preprocess():

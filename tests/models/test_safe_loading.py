@@ -122,3 +122,37 @@ def test_a_pickle_in_a_checkpoint_or_feature_cache_is_refused(tmp_path):
         load_checkpoint(folder, model, optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0),
                         torch.Generator(), torch.device("cpu"))
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["detect", "--weights", "{weights}", "--output", "{out}/d.jsonl"],
+    ["extract-features", "--backbone", "resnet152", "--weights", "{weights}", "--output", "{out}/f.pt",
+     "--device", "cpu"],
+])
+def test_a_pickle_given_as_weights_is_refused_in_one_line(tmp_path, capsys, command):
+    """``--weights`` of the detector or the feature backbone: a planted pickle, raw or in a torch.save
+    zip, is a one-line error and never runs (ultralytics would unpickle a checkpoint whole by default)."""
+    from tests.conftest import RESOURCES
+
+    marker = tmp_path / "pwned"
+    for name, write in (("raw.pt", lambda p: p.write_bytes(pickle.dumps(Payload(marker)))),
+                        ("zip.pt", lambda p: torch.save({"model": Payload(marker)}, p))):
+        weights = tmp_path / name
+        write(weights)
+        args = [a.format(weights=weights, out=tmp_path) for a in command]
+        assert main([args[0], "--image-dir", str(RESOURCES / "images"), *args[1:]]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"--weights {weights}: " in err[0] and "Traceback" not in err[0]
+    assert not marker.exists()
+
+
+def test_weights_of_another_architecture_are_one_line(tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    from tests.conftest import RESOURCES
+
+    weights = tmp_path / "linear.safetensors"
+    save_file(torch.nn.Linear(2, 2).state_dict(), str(weights))
+    assert main(["extract-features", "--image-dir", str(RESOURCES / "images"), "--backbone", "resnet152",
+                 "--weights", str(weights), "--output", str(tmp_path / "f.pt"), "--device", "cpu"]) == 2
+    assert f"--weights {weights}: not the weights of a resnet152" in capsys.readouterr().err
