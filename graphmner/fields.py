@@ -91,7 +91,7 @@ def matches(pattern: str, description: str) -> Matches:
 
 NON_EMPTY = matches(r"(?s).*\S.*", "a non-empty string")
 
-_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+_PLURALS = {bool: "true/false values", int: "integers", float: "numbers", str: "strings"}
 
 
 def check_fields(config: Any, where: str = "") -> None:
@@ -110,17 +110,17 @@ def check_fields(config: Any, where: str = "") -> None:
 
 def check_value(value: Any, hint: Any, key: str) -> None:
     """Check one value against a type hint (and the rules of an ``Annotated`` hint)."""
-    problem = _problem(value, hint)
+    problem = problem_of(value, hint)
     if problem is not None:
         raise ConfigError(f"config key '{key}': {_shown(value)} is not allowed ({problem})")
 
 
-def _problem(value: Any, hint: Any) -> str | None:
+def problem_of(value: Any, hint: Any) -> str | None:
     """What is wrong with ``value`` for ``hint``, or None."""
     origin = get_origin(hint)
     if origin is Annotated:
         base, *rules = get_args(hint)
-        problem = _problem(value, base)
+        problem = problem_of(value, base)
         if problem is not None or value is None:
             return problem
         for rule in rules:
@@ -134,7 +134,7 @@ def _problem(value: Any, hint: Any) -> str | None:
         options = get_args(hint)
         if value is None and type(None) in options:
             return None
-        problems = [_problem(value, option) for option in options if option is not type(None)]
+        problems = [problem_of(value, option) for option in options if option is not type(None)]
         if any(p is None for p in problems):
             return None
         return problems[0] + (" or null" if type(None) in options else "")
@@ -150,9 +150,11 @@ def _problem(value: Any, hint: Any) -> str | None:
         return None if isinstance(value, str) else "must be a string"
     if origin is list:
         if not isinstance(value, list):
-            return f"must be a list of {_NAMES.get(get_args(hint)[0], 'values')}s"
+            item = get_args(hint)[0]
+            item = get_args(item)[0] if get_origin(item) is Annotated else item
+            return f"must be a list of {_PLURALS.get(item, 'values')}"
         for item in value:
-            problem = _problem(item, get_args(hint)[0])
+            problem = problem_of(item, get_args(hint)[0])
             if problem is not None:
                 return f"an item {_shown(item)}: {problem}"
         return None
@@ -161,7 +163,7 @@ def _problem(value: Any, hint: Any) -> str | None:
         if not isinstance(value, dict):
             return "must be a mapping"
         for k, v in value.items():
-            problem = _problem(k, key_hint) or _problem(v, value_hint)
+            problem = problem_of(k, key_hint) or problem_of(v, value_hint)
             if problem is not None:
                 return f"entry {_shown(k)}: {problem}"
         return None

@@ -206,6 +206,11 @@ def test_umt_trains_on_extracted_image_features(tmp_path, capsys):
                  "model.visual_tokens=grid", "model.heads=2"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0.0 <= metrics["test"]["f1"] <= 1.0 and len(metrics["epoch_seconds"]) == 1
+    # a cache of another backbone's width (ResNet-152's 2048 for a model made for ViT's 768): one line
+    assert main(["train", "--model", "umt", "--data-dir", str(data), "--epochs", "1", "--output-dir",
+                 str(tmp_path / "vit"), "--no-mlflow", "--device", "cpu", "--evidence", "features", "--features",
+                 str(features), *TINY, "model.visual_tokens=grid", "model.heads=2", "model.feature_dim=768"]) == 2
+    assert "2048-d features, but this model reads 768-d (model.feature_dim)" in capsys.readouterr().err
     capsys.readouterr()
     assert main(["evaluate", "--model-dir", str(out / "model"), "--data-dir", str(data), "--device", "cpu",
                  "--features", str(features), "--json"]) == 0

@@ -16,10 +16,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from graphmner.data.conll import Tweet
 from graphmner.evidence.visual import EvidenceReport, VisualEvidence, VisualObject, collect_evidence
+from graphmner.fields import at_least, between, one_of, problem_of
 from graphmner.vision.captions import Captioner
 from graphmner.vision.detector import Detector, detection_meta, to_detections
 from graphmner.vision.features import FeatureExtractor, FeatureReport, ImageFeatures, features_of, read_features
@@ -53,10 +54,45 @@ def save_evidence_record(model_dir: str | Path, record: dict[str, Any]) -> None:
     (Path(model_dir) / EVIDENCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
+# what each part of a record holds (a part may be absent); any other key is kept, unread
+RECORD_SHAPE: dict[str, Any] = {"sources": list[Annotated[str, one_of("captions", "detections", "features")]],
+                                "shuffled_in_training": bool, "captions": dict[str, Any],
+                                "detections": dict[str, Any], "features": dict[str, Any]}
+PART_SHAPES: dict[str, dict[str, Any]] = {
+    "captions": {"file": str | None, "placeholder_min": Annotated[int, at_least(0)], "placeholders": list[str]},
+    "detections": {"cache": str, "weights": str, "conf": Annotated[float, between(0, 1)],
+                   "max_det": Annotated[int, at_least(1)], "imgsz": Annotated[int, at_least(1)]},
+    "features": {"cache": str, "backbone": str, "weights": str, "dim": Annotated[int, at_least(1)]},
+}
+
+
 def load_evidence_record(model_dir: str | Path) -> dict[str, Any]:
-    """The record, or ``{}`` for a model saved without one (trained before it existed, or text-only)."""
+    """The record, or ``{}`` for a model saved without one (trained before it existed, or text-only).
+
+    Raises:
+        ValueError: the file is not JSON, or a part has the wrong shape (naming the file and the key).
+    """
     path = Path(model_dir) / EVIDENCE_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a JSON evidence record ({err})") from None
+    if not isinstance(record, dict) or "sources" not in record:
+        raise ValueError(f"{path}: not an evidence record (a JSON object with 'sources')")
+    for key, shape in RECORD_SHAPE.items():
+        if key not in record:
+            continue
+        where, problem = key, problem_of(record[key], shape)
+        for inner, inner_shape in PART_SHAPES.get(key, {}).items() if problem is None else ():
+            if inner in record[key]:
+                where, problem = f"{key}.{inner}", problem_of(record[key][inner], inner_shape)
+                if problem is not None:
+                    break
+        if problem is not None:
+            raise ValueError(f"{path}: '{where}' {problem}")
+    return record
 
 
 @dataclass

@@ -7,12 +7,16 @@ and into tags. The trainer and the CLI call nothing but :meth:`Tagger.forward`,
 :meth:`Tagger.from_pretrained`.
 
 A saved model is a folder: ``config.json`` (model name, model config, encoder
-config), ``model.safetensors`` (all weights), ``labels.json`` and
-``tokenizer/``. Loading it needs no network and unpickles nothing.
+config, and the SHA-256 of every other file), ``model.safetensors`` (all weights),
+``labels.json`` and ``tokenizer/`` (and ``evidence.json`` for multimodal models). Loading
+it needs no network and unpickles nothing; a file changed since saving (an edited
+tokenizer loads, and tags differently) is an error naming it.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -28,6 +32,8 @@ from graphmner.featurize import Batch, Featurizer
 from graphmner.fields import ConfigError, at_least, between, check_fields
 from graphmner.nn.crf import CRF
 from graphmner.nn.encoders import encode_rows, encoder_from_config, load_encoder, load_tokenizer
+
+log = logging.getLogger(__name__)
 
 CONFIG_FILE, WEIGHTS_FILE, LABELS_FILE, TOKENIZER_DIR = "config.json", "model.safetensors", "labels.json", "tokenizer"
 
@@ -84,6 +90,39 @@ class TaggerConfig:
         return config
 
 
+def file_hashes(directory: Path) -> dict[str, str]:
+    """SHA-256 of every file under a model folder but its config (``{"tokenizer/vocab.txt": hex, ...}``)."""
+    out = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != CONFIG_FILE):
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        out[path.relative_to(directory).as_posix()] = digest.hexdigest()
+    return out
+
+
+def check_file_hashes(directory: Path, recorded: dict[str, str] | None) -> None:
+    """Every file the folder's config lists has the content it was saved with, and the tokenizer has no
+    file it did not list (a ``tokenizer.json`` added beside ``vocab.txt`` would be read instead)."""
+    if recorded is None:
+        log.warning("%s was saved without content hashes (an older graphmner): edited files cannot be detected",
+                    directory)
+        return
+    if not isinstance(recorded, dict):
+        raise ValueError(f"{directory / CONFIG_FILE}: 'files' is not a mapping of file names to hashes")
+    found = file_hashes(directory)
+    for name, digest in recorded.items():
+        if name not in found:
+            raise FileNotFoundError(f"{directory / name}: missing (the model was saved with it)")
+        if found[name] != digest:
+            raise ValueError(f"{directory / name}: changed since the model was saved (its SHA-256 is not the one "
+                             f"{CONFIG_FILE} records); restore the file or save the model again")
+    added = sorted(n for n in found if n not in recorded and n.startswith(TOKENIZER_DIR + "/"))
+    if added:
+        raise ValueError(f"{directory / added[0]}: not part of the saved model (its tokenizer would read it)")
+
+
 def model_config(values: dict[str, Any]) -> tuple[type[Tagger], TaggerConfig]:
     """The class and typed config (defaults filled in) of a config's ``model`` section
     (``{"name": "graphmner", "layers": 3, ...}``); an unknown model or key is an error naming it."""
@@ -113,6 +152,10 @@ class Tagger(nn.Module):
         self.encoder = encoder if encoder is not None else load_encoder(config.encoder, config.pretrained,
                                                                         config.encoder_overrides)
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config.encoder)
+        vocabulary = getattr(getattr(self.encoder, "config", None), "vocab_size", None)
+        if isinstance(vocabulary, int) and len(self.tokenizer) > vocabulary:
+            raise ValueError(f"the tokenizer has {len(self.tokenizer)} tokens, more than the {vocabulary} embeddings "
+                             f"of the encoder {config.encoder!r}: they do not belong together")
         positions = getattr(getattr(self.encoder, "config", None), "max_position_embeddings", None)
         if isinstance(positions, int) and config.max_length > positions:
             raise ConfigError(f"config key 'model.max_length': {config.max_length} is not allowed (the encoder "
@@ -226,15 +269,16 @@ class Tagger(nn.Module):
                 for (part, decay), params in groups.items()]
 
     def save_pretrained(self, directory: str | Path) -> None:
-        """Write config JSON, safetensors weights, labels and tokenizer to ``directory``."""
+        """Write safetensors weights, labels, tokenizer and, last, config JSON with every file's hash."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        meta = {"model": self.name, "config": asdict(self.config), "encoder_config": self.encoder.config.to_dict()}
-        (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": "pt", "model": self.name})
         self.labels.save(directory / LABELS_FILE)
         self.tokenizer.save_pretrained(str(directory / TOKENIZER_DIR))
+        meta = {"model": self.name, "config": asdict(self.config), "encoder_config": self.encoder.config.to_dict(),
+                "files": file_hashes(directory)}
+        (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> Tagger:
@@ -275,4 +319,5 @@ class Tagger(nn.Module):
             model.load_state_dict(state, strict=True)
         except Exception as err:  # safetensors raises its own error types for truncated files
             raise damaged(WEIGHTS_FILE, err) from err
+        check_file_hashes(directory, meta.get("files"))
         return model

@@ -53,15 +53,20 @@ class VisualFeaturizer(Featurizer):
 
     needs_evidence = True
 
-    def __init__(self, tokenizer, labels: LabelVocab | None, max_length: int = 128, visual_tokens: str = "caption"):
+    def __init__(self, tokenizer, labels: LabelVocab | None, max_length: int = 128, visual_tokens: str = "caption",
+                 feature_dim: int | None = None):
         if visual_tokens not in VISUAL_TOKENS:
             raise ValueError(f"unknown visual tokens {visual_tokens!r}; known: {', '.join(VISUAL_TOKENS)}")
         super().__init__(tokenizer, labels, max_length)
-        self.visual_tokens = visual_tokens
+        self.visual_tokens, self.feature_dim = visual_tokens, feature_dim
 
     def add_extras(self, examples: list[Example], evidence: Sequence[VisualEvidence]) -> None:
         if self.visual_tokens == "grid":
             for ex, ev in zip(examples, evidence):
+                if ev.grid is not None and self.feature_dim is not None and ev.grid.shape[-1] != self.feature_dim:
+                    raise ValueError(f"image {ev.image_id}: {ev.grid.shape[-1]}-d features, but this model reads "
+                                     f"{self.feature_dim}-d (model.feature_dim): the feature cache (data.features, "
+                                     f"--features) comes from another backbone than the model's")
                 ex.extra["image_grid"] = ev.grid
             return
         texts = [evidence_words(e) for e in evidence]  # (words, object -> word index)
@@ -138,7 +143,8 @@ class VisualTagger(Tagger):
         return True  # every tweet gets (possibly empty) evidence
 
     def featurizer(self) -> Featurizer:
-        return VisualFeaturizer(self.tokenizer, self.labels, self.config.max_length, self.config.visual_tokens)
+        return VisualFeaturizer(self.tokenizer, self.labels, self.config.max_length, self.config.visual_tokens,
+                                self.config.feature_dim)
 
     def encode_with_visual(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
         """Word states ``(B, W, H)``, visual tokens ``(B, R, H)`` and their mask ``(B, R)``."""

@@ -172,3 +172,28 @@ def test_new_tweets_given_a_training_placeholder_get_no_caption():
     evidence, report = maker(tweets, {})
     assert evidence[0].is_empty and evidence[1].caption == "a dog"
     assert report.placeholder_caption == 1 and report.with_caption == 1
+
+
+@pytest.mark.parametrize("record, said", [
+    ({"sources": "captions"}, "'sources' must be a list of strings"),
+    ({"sources": ["pixels"]}, "'sources' an item 'pixels': must be one of captions, detections, features"),
+    ({"sources": ["captions"], "captions": []}, "'captions' must be a mapping"),
+    ({"sources": ["captions"], "captions": {"file": 3}}, "'captions.file' must be a string or null"),
+    ({"sources": ["captions"], "captions": {"placeholders": "x"}}, "'captions.placeholders' must be a list of strings"),
+    ({"sources": ["detections"], "detections": {"conf": "high"}}, "'detections.conf' must be a number"),
+    ({"sources": ["features"], "features": {"dim": -1}}, "'features.dim' must be >= 1"),
+    ({"captions": {}}, "not an evidence record (a JSON object with 'sources')"),
+    ([], "not an evidence record"),
+])
+def test_an_evidence_record_of_the_wrong_shape_names_the_file_and_key(tmp_path, record, said):
+    import json
+
+    from graphmner.evidence.making import load_evidence_record
+
+    (tmp_path / "evidence.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError) as caught:
+        load_evidence_record(tmp_path)
+    assert str(caught.value).startswith(f"{tmp_path / 'evidence.json'}: ") and said in str(caught.value)
+    (tmp_path / "evidence.json").write_text("{not json")
+    with pytest.raises(ValueError, match="evidence.json: not a JSON evidence record"):
+        load_evidence_record(tmp_path)

@@ -156,3 +156,40 @@ def test_weights_of_another_architecture_are_one_line(tmp_path, capsys):
     assert main(["extract-features", "--image-dir", str(RESOURCES / "images"), "--backbone", "resnet152",
                  "--weights", str(weights), "--output", str(tmp_path / "f.pt"), "--device", "cpu"]) == 2
     assert f"--weights {weights}: not the weights of a resnet152" in capsys.readouterr().err
+
+
+def test_an_edited_tokenizer_that_still_loads_is_refused(copy, saved):
+    """Rotating the vocabulary keeps every file valid and its size, and would tag differently: the content
+    hashes in config.json catch it; so does a file added to the tokenizer folder."""
+    vocab = copy / "tokenizer" / "tokenizer.json"
+    data = json.loads(vocab.read_text())
+    words = data["model"]["vocab"]
+    ids = list(words.values())
+    data["model"]["vocab"] = dict(zip(words, ids[1:] + ids[:1]))
+    vocab.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"tokenizer/tokenizer.json: changed since the model was saved"):
+        Tagger.from_pretrained(copy)
+    shutil.copy(saved / "tokenizer" / "tokenizer.json", vocab)
+    Tagger.from_pretrained(copy)  # restored: loads
+    (copy / "tokenizer" / "vocab.txt").write_text("[PAD]\n[UNK]\n")
+    with pytest.raises(ValueError, match=r"tokenizer/vocab.txt: not part of the saved model"):
+        Tagger.from_pretrained(copy)
+
+
+def test_a_folder_saved_without_hashes_still_loads_with_a_warning(copy, caplog):
+    meta = json.loads((copy / "config.json").read_text())
+    assert set(meta["files"]) >= {"model.safetensors", "labels.json", "tokenizer/tokenizer.json"}
+    del meta["files"]
+    (copy / "config.json").write_text(json.dumps(meta))
+    Tagger.from_pretrained(copy)
+    assert "saved without content hashes" in caplog.text
+
+
+def test_a_tokenizer_larger_than_the_encoders_embeddings_is_refused(tiny_labels):
+    from graphmner.models.base import get_model_class
+    from graphmner.nn.encoders import load_tokenizer
+
+    tokenizer = load_tokenizer("minilm")
+    tokenizer.add_tokens(["#newtoken"])  # one id past the encoder's last embedding: an index error in training
+    with pytest.raises(ValueError, match=r"the tokenizer has 30523 tokens, more than the 30522 embeddings"):
+        get_model_class("bert_crf")(tiny_model_config(), tiny_labels, tokenizer=tokenizer)
