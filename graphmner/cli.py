@@ -9,9 +9,35 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 from graphmner.formats import FormatError
+
+
+def integer(low: int):
+    """An argparse type: an integer of at least ``low``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is not allowed (at least {low})")
+        return value
+    return parse
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"{text} is not in [0, 1]")
+    return value
+
 
 # command -> its function in graphmner.commands
 COMMANDS = {"train": "train", "evaluate": "evaluate_command", "predict": "predict", "detect": "detect",
@@ -30,9 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--encoder", help="'minilm' (offline), a Hugging Face name or a local path")
     train.add_argument("--dataset", help="twitter2015 | twitter2017")
     train.add_argument("--data-dir", help="a folder with train.txt/valid.txt/test.txt instead of the bundled copy")
-    train.add_argument("--limit", type=int, help="first N tweets per split (smoke runs)")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--seed", type=int)
+    train.add_argument("--limit", type=integer(1), help="first N tweets per split (smoke runs)")
+    train.add_argument("--epochs", type=integer(1))
+    train.add_argument("--seed", type=integer(0))
     train.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     train.add_argument("--output-dir", help="where metrics.json, predictions and model/ go")
     train.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR from its last "
@@ -55,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--dataset", help="twitter2015 | twitter2017 (default), or a name for --data-dir")
     ev.add_argument("--data-dir")
     ev.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    ev.add_argument("--batch-size", type=int, default=64)
+    ev.add_argument("--batch-size", type=integer(1), default=64)
     ev.add_argument("--device", default="auto")
     ev.add_argument("--output", help="write token/gold/predicted CoNLL here")
     ev.add_argument("--json", action="store_true", help="print the scores as JSON")
@@ -65,15 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
                                        "(none, or some of them): does the trained model rely on its evidence?")
     ev.add_argument("--evidence-shuffle", action="store_true",
                     help="control: every tweet gets another tweet's evidence (the same derangement as training's)")
-    ev.add_argument("--shuffle-seed", type=int, default=1, help="seeds --evidence-shuffle")
+    ev.add_argument("--shuffle-seed", type=integer(0), default=1, help="seeds --evidence-shuffle")
 
     de = sub.add_parser("detect", help="run a YOLO detector over an image folder once and cache the objects")
     de.add_argument("--image-dir", required=True)
     de.add_argument("--weights", default="yolov8n.pt", help="weights path or name; a .yaml builds random weights")
     de.add_argument("--output", required=True, help="the detection cache (JSON Lines)")
-    de.add_argument("--conf", type=float, default=0.25, help="minimum confidence")
-    de.add_argument("--max-det", type=int, default=20, help="objects kept per image")
-    de.add_argument("--batch", type=int, default=16)
+    de.add_argument("--conf", type=fraction, default=0.25, help="minimum confidence")
+    de.add_argument("--max-det", type=integer(1), default=20, help="objects kept per image")
+    de.add_argument("--batch", type=integer(1), default=16)
     de.add_argument("--device", default=None, help="cpu, 0, cuda:0, ... (default: ultralytics picks)")
 
     fe = sub.add_parser("extract-features", help="run a vision backbone over an image folder once and cache "
@@ -83,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument("--weights", default="default",
                     help="'default' (torchvision's pretrained weights, online), a state-dict path, or 'random'")
     fe.add_argument("--output", required=True, help="the feature cache (torch format, loads with weights_only=True)")
-    fe.add_argument("--batch", type=int, default=16)
+    fe.add_argument("--batch", type=integer(1), default=16)
     fe.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
 
     bg = sub.add_parser("build-graphs", help="build every tweet's multimodal graph of a split and save them")
@@ -106,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("a", metavar="RUN_OR_PREDICTIONS_A")
     co.add_argument("b", metavar="RUN_OR_PREDICTIONS_B")
     co.add_argument("--split", default="test", choices=("dev", "test"), help="which predictions of a run folder")
-    co.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (at least 1000 for a claim)")
-    co.add_argument("--seed", type=int, default=1, help="seeds the resampling")
+    co.add_argument("--resamples", type=integer(1), default=1000,
+                    help="bootstrap resamples (at least 1000 for a claim)")
+    co.add_argument("--seed", type=integer(0), default=1, help="seeds the resampling")
     co.add_argument("--json", action="store_true", help="one JSON line: f1_a, f1_b, delta, ci_low, ci_high, p")
 
     pr = sub.add_parser("predict", help="tag a text (JSON out) or a CoNLL file, with the evidence the model "
@@ -127,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--detections", help="a detection cache to look images up in first")
     pr.add_argument("--detector", help="detector weights, instead of those the model's evidence record names")
     pr.add_argument("--features", help="a feature cache to look images up in first")
-    pr.add_argument("--batch-size", type=int, default=64)
+    pr.add_argument("--batch-size", type=integer(1), default=64)
     pr.add_argument("--device", default="auto")
     return parser
 
@@ -153,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # the one import inside a function: the commands need torch and the whole package (seconds to import),
     # and `graphmner --help` or a mistyped flag should not wait for them (tests/test_architecture.py allows it)
+    # torch_geometric calls torch.jit.script at import, which torch 2.14 deprecates: a warning on every command
+    # that no user can act on
+    warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
     from graphmner import commands
 
     try:

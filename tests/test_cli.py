@@ -263,3 +263,23 @@ def test_predict_file_with_captions_reproduces_evaluate(tmp_path, capsys, caplog
     assert main(["predict", "--model-dir", str(out / "model"), "--text", "Bears win", "--image",
                  str(RESOURCES / "images" / "27.jpg"), "--captioner", str(tmp_path / "no-such-captioner")]) == 2
     assert "cannot load the captioner" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, said", [
+    (["train", "--epochs", "0"], "argument --epochs: 0 is not allowed (at least 1)"),
+    (["train", "--epochs", "1.5"], "argument --epochs: '1.5' is not an integer"),
+    (["train", "--limit", "-1"], "argument --limit: -1 is not allowed (at least 1)"),
+    (["train", "--seed", "abc"], "argument --seed: 'abc' is not an integer"),
+    (["evaluate", "--model-dir", "m", "--batch-size", "0"], "argument --batch-size: 0 is not allowed"),
+    (["detect", "--image-dir", "i", "--weights", "w", "--output", "o", "--conf", "2"], "argument --conf: 2 is not in"),
+    (["detect", "--image-dir", "i", "--weights", "w", "--output", "o", "--conf", "nan"], "argument --conf: nan"),
+    (["detect", "--image-dir", "i", "--weights", "w", "--output", "o", "--batch", "0"], "argument --batch: 0 is not"),
+    (["extract-features", "--image-dir", "i", "--backbone", "resnet152", "--output", "o", "--batch", "-2"],
+     "argument --batch: -2 is not allowed"),
+    (["compare", "a", "b", "--resamples", "0"], "argument --resamples: 0 is not allowed (at least 1)"),
+])
+def test_bad_flag_values_are_one_line_naming_the_flag(args, said, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and said in err and "Traceback" not in err
