@@ -136,8 +136,8 @@ def _merge(base: dict, delta: dict) -> dict:
 
 
 class _ConfigLoader(yaml.SafeLoader):
-    """YAML without aliases: a config needs none, and nested aliases (a "billion laughs") would expand
-    into gigabytes once the config is copied."""
+    """YAML without aliases (a config needs none, and nested aliases, a "billion laughs", would expand into
+    gigabytes once the config is copied) and without a key given twice (PyYAML keeps the last silently)."""
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -145,6 +145,16 @@ class _ConfigLoader(yaml.SafeLoader):
             raise yaml.MarkedYAMLError(problem=f"an alias (*{event.anchor}); a config has none",
                                        problem_mark=event.start_mark)
         return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        first: dict = {}
+        for key_node, _ in node.value:
+            key = key_node.value
+            if key in first:
+                raise yaml.MarkedYAMLError(problem=f"the key {key!r} twice (first on line {first[key] + 1})",
+                                           problem_mark=key_node.start_mark)
+            first[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
 
 
 def read_yaml(text: str, path: str | Path | None = None, what: str = "") -> Any:

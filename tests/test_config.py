@@ -121,6 +121,11 @@ def test_yaml_errors_name_file_line_and_column(tmp_path):
     broken.write_text("train:\n  epochs: [3\n")
     with pytest.raises(ConfigError, match=re.escape(f"{broken}:3:1: not valid YAML")):
         load_config(broken)
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("train:\n  epochs: 3\n  seed: 1\n  epochs: 20\n")
+    with pytest.raises(ConfigError, match=re.escape(f"{twice}:4:3: not valid YAML: the key 'epochs' twice (first on "
+                                                    f"line 2)")):
+        load_config(twice)
     with pytest.raises(ConfigError, match=r"override 'model.x=\[1': the value, column 3: not valid YAML"):
         load_config(None, overrides=["model.x=[1"])
     with pytest.raises(ConfigError, match="a config file must be a YAML mapping"):
