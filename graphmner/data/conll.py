@@ -46,7 +46,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graphmner.formats import FormatError
+from graphmner.formats import FormatError, check_image_id
 
 log = logging.getLogger(__name__)
 
@@ -61,21 +61,6 @@ def is_invisible(token: str) -> bool:
     """A token with no visible character that is not whitespace alone (``"\u200b"``, ``"\ufe0f"``)."""
     return not token.isspace() and all(c.isspace() or c == "\ufffd" or unicodedata.category(c) in _INVISIBLE
                                        for c in token)
-
-
-def check_image_id(image_id: str) -> str | None:
-    """What makes ``image_id`` no file stem, or None: empty, whitespace or control characters, ``/``,
-    ``\\``, ``..``."""
-    if not image_id:
-        return "empty IMGID"
-    bad = next((c for c in image_id if c.isspace() or unicodedata.category(c) in ("Cc", "Cf") or c in "/\\"), None)
-    if bad is not None:
-        return (f"IMGID {image_id[:40]!r} holds {bad!r}: an image id is a file name without its extension "
-                f"(no TAB, CR, space, '/' or '\\')" + (" -- a token 'IMGID:...' would start a tweet" if bad == "\t"
-                                                        else ""))
-    if ".." in image_id:
-        return f"IMGID {image_id[:40]!r} holds '..': an image id is a file name, not a path"
-    return None
 
 
 class ConllFormatError(FormatError):
@@ -201,7 +186,7 @@ def read_conll(path: str | Path, report: ReadReport | None = None, allow_untagge
         if line.startswith(IMGID_PREFIX):
             close()
             image_id = line[len(IMGID_PREFIX):].strip(" ")
-            problem = check_image_id(image_id)
+            problem = check_image_id(image_id, "IMGID")
             if problem is not None:
                 raise ConllFormatError(path, number, problem)
             current, current_line = Tweet(id=image_id, tokens=[], tags=[], image_id=image_id,
@@ -328,7 +313,11 @@ def read_predictions(path: str | Path) -> list[ScoredTweet]:
     tweets: list[ScoredTweet] = []
     for number, line in _decode_lines(path):
         if line.startswith(IMGID_PREFIX):
-            tweets.append(ScoredTweet(line[len(IMGID_PREFIX):].strip(), [], [], [], number))
+            image_id = line[len(IMGID_PREFIX):].strip(" ")
+            problem = check_image_id(image_id, "IMGID")
+            if problem is not None:
+                raise ConllFormatError(path, number, problem)
+            tweets.append(ScoredTweet(image_id, [], [], [], number))
             continue
         if line == "":
             continue

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from graphmner.formats import FormatError, read_text_strict
+from graphmner.formats import FormatError, check_image_id, read_text_strict
 from graphmner.vision.sources import SourceReport
 
 # Images sharing one caption text from which it is a placeholder. In the bundled files this flags one text,
@@ -46,6 +46,9 @@ def read_captions(path: str | Path, report: SourceReport | None = None) -> dict[
         if match is None:
             raise FormatError(path, number, f"expected '<image_id>.jpg :<caption>', found {line[:80]!r}")
         image_id, caption = match["id"], match["caption"].strip()
+        problem = check_image_id(image_id)
+        if problem is not None:
+            raise FormatError(path, number, problem)
         if image_id in captions:
             if captions[image_id] != caption:
                 raise FormatError(path, number, f"image {image_id} already captioned differently on line "

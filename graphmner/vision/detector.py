@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from graphmner.formats import FormatError, read_text_strict
+from graphmner.formats import FormatError, check_image_id, read_text_strict
 from graphmner.vision.images import UnreadableImageError, list_images, open_image
 from graphmner.vision.sources import SourceReport
 
@@ -174,7 +174,10 @@ def read_detections(path: str | Path, report: SourceReport | None = None
             entry = json.loads(line)
             if number == 1 and "meta" in entry:
                 continue
-            image_id = str(entry["image_id"])
+            image_id = entry["image_id"]
+            problem = check_image_id(image_id) if isinstance(image_id, str) else "image_id is not a string"
+            if problem is not None:
+                raise ValueError(problem)
             if image_id in seen:
                 first, text = seen[image_id]
                 if text.strip() != line.strip():

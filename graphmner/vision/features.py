@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from torchvision import transforms
 from tqdm.auto import tqdm
 
+from graphmner.formats import check_image_id
 from graphmner.vision.images import UnreadableImageError, list_images, open_image
 
 log = logging.getLogger(__name__)
@@ -201,5 +202,30 @@ def read_features(path: str | Path) -> ImageFeatures:
     missing = {"ids", "global", "grid", "errors", "meta"} - set(values if isinstance(values, dict) else {})
     if missing:
         raise ValueError(f"{path}: not a feature cache (missing {sorted(missing)})")
+    problem = _cache_problem(values)
+    if problem is not None:
+        raise ValueError(f"{path}: not a feature cache ({problem})")
     return ImageFeatures({image_id: i for i, image_id in enumerate(values["ids"])}, values["global"],
                          values["grid"], values["errors"], values["meta"])
+
+
+def _cache_problem(values: dict) -> str | None:
+    """What is wrong with a loaded cache's parts, or None: ids that are no file stems, tensors of the wrong
+    shape for them, values no backbone gives (NaN, infinities)."""
+    ids, global_, grid, errors, meta = (values[k] for k in ("ids", "global", "grid", "errors", "meta"))
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        return "'ids' is not a list of image ids"
+    problem = next((p for p in map(check_image_id, ids) if p is not None), None)
+    if problem is not None:
+        return problem
+    if len(set(ids)) != len(ids):
+        return "an image id appears twice in 'ids'"
+    if not isinstance(global_, Tensor) or global_.dim() != 2 or len(global_) != len(ids):
+        return f"'global' is not a ({len(ids)}, D) tensor, one row per id"
+    if not isinstance(grid, Tensor) or grid.dim() != 3 or len(grid) != len(ids) or grid.shape[2] != global_.shape[1]:
+        return f"'grid' is not a ({len(ids)}, R, {global_.shape[1]}) tensor"
+    if not bool(torch.isfinite(global_).all()) or not bool(torch.isfinite(grid).all()):
+        return "features hold NaN or infinite values"
+    if not isinstance(errors, dict) or not isinstance(meta, dict):
+        return "'errors' or 'meta' is not a mapping"
+    return None

@@ -36,3 +36,16 @@ def test_empty_captions_are_kept_and_identical_repeats_counted(tmp_path):
     assert read_captions(path, report) == {"1": "a dog", "2": ""}
     assert (report.entries, report.empty, report.duplicates) == (2, 1, 1)
     assert report.duplicate_at == [f"{path}:4"] and "1 identical repeated entries skipped" in report.summary()
+
+
+@pytest.mark.parametrize("line, said", [
+    ("../../etc/passwd.jpg :a cat", "image id '../../etc/passwd' holds '/'"),
+    ("a\\b.jpg :a cat", "image id 'a\\\\b' holds '\\\\'"),
+    ("..x.jpg :a cat", "holds '..'"),
+])
+def test_an_image_id_is_a_file_stem_in_captions_too(tmp_path, line, said):
+    path = tmp_path / "c.txt"
+    path.write_text(f"1.jpg :a dog\n{line}\n")
+    with pytest.raises(FormatError, match=r"c.txt:2: ") as caught:
+        read_captions(path)
+    assert said in str(caught.value)

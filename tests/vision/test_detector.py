@@ -91,3 +91,12 @@ def test_cache_values_out_of_range_name_the_line(tmp_path, obj, said):
     with pytest.raises(FormatError, match=r"d.jsonl:2: not a detection cache line") as caught:
         read_detections(path)
     assert said in str(caught.value)
+
+
+@pytest.mark.parametrize("image_id, said", [('"../x"', "holds '/'"), ('"a b"', "holds ' '"), ("7", "not a string")])
+def test_detection_cache_ids_are_file_stems(tmp_path, image_id, said):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"image_id": "0", "objects": []}\n{"image_id": ' + image_id + ', "objects": []}\n')
+    with pytest.raises(FormatError, match=r"d.jsonl:2: not a detection cache line") as caught:
+        read_detections(path)
+    assert said in str(caught.value)

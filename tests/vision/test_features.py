@@ -53,3 +53,27 @@ def test_weights_from_a_state_dict_file(tmp_path):
         FeatureExtractor("resnet152", str(tmp_path / "missing.pth"))
     with pytest.raises(ValueError, match="unknown backbone"):
         FeatureExtractor("resnet18", "random")
+
+
+def _cache(tmp_path, **changes):
+    values = {"ids": ["a", "b"], "global": torch.zeros(2, 4), "grid": torch.zeros(2, 3, 4), "errors": {},
+              "meta": {"backbone": "resnet152", "dim": 4}, **changes}
+    torch.save(values, tmp_path / "f.pt")
+    return tmp_path / "f.pt"
+
+
+@pytest.mark.parametrize("changes, said", [
+    ({"ids": ["a", "../b"]}, "image id '../b' holds '/'"),
+    ({"ids": ["a", "a"]}, "an image id appears twice"),
+    ({"ids": "ab"}, "'ids' is not a list of image ids"),
+    ({"global": torch.zeros(3, 4)}, "'global' is not a (2, D) tensor"),
+    ({"grid": torch.zeros(2, 3, 5)}, "'grid' is not a (2, R, 4) tensor"),
+    ({"grid": torch.full((2, 3, 4), float("nan"))}, "features hold NaN or infinite values"),
+    ({"global": torch.tensor([[0.0, 0, 0, float("inf")], [0, 0, 0, 0]])}, "NaN or infinite"),
+    ({"errors": []}, "'errors' or 'meta' is not a mapping"),
+])
+def test_a_cache_of_the_wrong_shape_or_values_is_refused(tmp_path, changes, said):
+    with pytest.raises(ValueError, match="f.pt: not a feature cache") as caught:
+        read_features(_cache(tmp_path, **changes))
+    assert said in str(caught.value)
+    assert read_features(_cache(tmp_path)).get("b") is not None  # the same cache, sound, reads
