@@ -275,13 +275,13 @@ def comparisons_note(marks: dict[tuple[str, str], Mark], reference: str) -> list
     tested = {key: m for key, m in marks.items() if m.p_tweets is not None}
     text = (f"Δ: mean test F1 minus {reference}'s (points). p tweets: paired bootstrap over test tweets of the "
             f"seed-averaged F1 (1,000 resamples); p seeds: permutation test over the runs' test F1. † fewer than "
-            f"{MIN_SEEDS} seeds: no claim rests on it. Multiple comparisons: {len(marks)} rows × datasets are "
-            f"compared with {reference}, each p-value is for its comparison alone")
+            f"{MIN_SEEDS} seeds: no claim rests on it. Multiple comparisons: {len(marks)} comparison"
+            f"{'s' if len(marks) != 1 else ''} (rows × datasets) with {reference}, each p-value for its own alone")
     if tested:
         adjusted = holm([m.p_tweets for m in tested.values()])
         keep = [f"{v} ({DATASET_TITLES.get(d, d)}, {tested[(v, d)].delta:+.2f})"
                 for (v, d), p in zip(tested, adjusted) if p < 0.05 and not tested[(v, d)].few_seeds]
-        text += (f"; with Holm's correction over the {len(tested)} tweet-level tests, "
+        text += (f"; with Holm's correction over the {len(tested)} tweet-level test{'s' if len(tested) != 1 else ''}, "
                  + (f"these differ from {reference} at 0.05: {', '.join(keep)}." if keep
                     else f"none differs from {reference} at 0.05 (with {MIN_SEEDS} or more seeds)."))
     else:
