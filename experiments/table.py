@@ -276,7 +276,8 @@ def comparisons_note(marks: dict[tuple[str, str], Mark], reference: str) -> list
     text = (f"Δ: mean test F1 minus {reference}'s (points). p tweets: paired bootstrap over test tweets of the "
             f"seed-averaged F1 (1,000 resamples); p seeds: permutation test over the runs' test F1. † fewer than "
             f"{MIN_SEEDS} seeds: no claim rests on it. Multiple comparisons: {len(marks)} comparison"
-            f"{'s' if len(marks) != 1 else ''} (rows × datasets) with {reference}, each p-value for its own alone")
+            f"{'s' if len(marks) != 1 else ''} (rows × datasets) with {reference}; each p-value holds for its "
+            f"comparison alone")
     if tested:
         adjusted = holm([m.p_tweets for m in tested.values()])
         keep = [f"{v} ({DATASET_TITLES.get(d, d)}, {tested[(v, d)].delta:+.2f})"

@@ -260,7 +260,8 @@ def test_rows_marked_against_a_reference(tmp_path, capsys):
     assert row["same"][4] == "+0.00" and row["same"][5] == "1.000" and row["same"][6] == "1.000"
     assert row["old"][5] == "—"  # runs recorded without per-tweet counts: no tweet-level test
     note = out[8]
-    assert "Multiple comparisons: 4 comparisons (rows × datasets) with bert, each p-value for its own alone" in note
+    assert ("Multiple comparisons: 4 comparisons (rows × datasets) with bert; each p-value holds for its comparison "
+            "alone") in note
     assert ("Holm's correction over the 3 tweet-level tests, these differ from bert at 0.05: better (Twitter-2017"
             in note)
     assert "few (" not in note  # significant, but on 3 seeds
