@@ -16,7 +16,9 @@ that a study's figures can be re-derived without the store or the folders. Rows 
 (variant, dataset, seed) was run more than once, the latest counts (in a runs file: the later line)
 and the others are listed on stderr. One regime per table: rows from different devices (a CPU, a GPU
 model) or encoder weights are refused unless ``--mix-regimes``, and the regime is printed under the
-table. ``--write`` replaces the text between ``<!-- table:SECTION -->``
+table. ``--curves`` prints each run's dev F1 after every epoch; ``--patience 2,3,5`` what early
+stopping with each patience would keep and cost on those curves (the choice of a recipe). ``--write``
+replaces the text between ``<!-- table:SECTION -->``
 and ``<!-- /table:SECTION -->``, so that no figure in a page is typed by hand. Dev is shown beside
 test: decisions are taken on dev.
 
@@ -308,6 +310,47 @@ def curves(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def early_stop(curve: list[float], patience: int | None) -> tuple[int, int, float]:
+    """What the trainer does with ``train.patience`` on a run of this dev curve (the schedule spans the
+    whole run either way): ``(epochs trained, best epoch, its dev F1)``. It stops before epoch e + 1 once
+    e - best epoch >= patience; a tie keeps the earlier epoch."""
+    best, best_epoch = -1.0, 0
+    for epoch, f1 in enumerate(curve, 1):
+        if patience and (epoch - 1) - best_epoch >= patience:
+            return epoch - 1, best_epoch, best
+        if f1 > best:
+            best, best_epoch = f1, epoch
+    return len(curve), best_epoch, best
+
+
+def patience_table(records: list[dict], patiences: list[int]) -> str:
+    """For each (variant, dataset): the long runs' best dev F1 (mean ± std over seeds) and, for each
+    patience, the dev F1 early stopping would keep and the epochs it would train (means over seeds),
+    marked ✓ when the kept dev F1 is within one seed standard deviation of the long runs' best (with two
+    or more seeds). Exact for a schedule as long as the runs: the trainer's learning rate follows the
+    planned epochs, not the stop."""
+    groups: dict[tuple[str, str], list[list[float]]] = defaultdict(list)
+    for r in records:
+        if r.get("dev_f1_per_epoch"):
+            groups[(r["variant"], r["dataset"])].append([100 * v for v in r["dev_f1_per_epoch"]])
+    if not groups:
+        raise SystemExit("no run with a dev F1 per epoch")
+    head = ["run", "seeds", "epochs", "best dev F1"] + [f"patience {p}" for p in patiences]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (variant, dataset), curves in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        best = [max(c) for c in curves]
+        floor = statistics.mean(best) - statistics.stdev(best) if len(best) > 1 else None
+        row = [f"{variant} {DATASET_TITLES.get(dataset, dataset)}", str(len(curves)),
+               "/".join(sorted({str(len(c)) for c in curves})), spread(best)]
+        for p in patiences:
+            kept = [early_stop(c, p) for c in curves]
+            dev = statistics.mean(k[2] for k in kept)
+            mark = " ✓" if floor is not None and dev >= floor else ""
+            row.append(f"{spread([k[2] for k in kept])} ({statistics.mean(k[0] for k in kept):.1f} ep){mark}")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_section(path: Path, section: str, text: str) -> None:
     """Replace the text between the section's markers in ``path``."""
     start, end = f"<!-- table:{section} -->", f"<!-- /table:{section} -->"
@@ -330,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", help="comma-separated row order (variants); others follow")
     parser.add_argument("--only", action="store_true", help="with --rows: those rows alone")
     parser.add_argument("--curves", action="store_true", help="dev F1 after every epoch, one row per run")
+    parser.add_argument("--patience", metavar="P1,P2", help="what early stopping with each patience would keep "
+                        "and cost on the runs' dev curves (the recipe study)")
     parser.add_argument("--mix-regimes", action="store_true", help="tabulate rows of different devices or encoders")
     parser.add_argument("--reference", metavar="VARIANT", help="mark every other row against this one on test "
                         "(difference, tweet-level and seed-level p-values)")
@@ -350,8 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.export:
         args.export.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
         print(f"{len(records)} runs -> {args.export}")
-    if args.curves:
-        text = curves(records)
+    if args.curves or args.patience:
+        text = curves(records) if args.curves else patience_table(records, [int(p) for p in args.patience.split(",")])
         if args.write:
             write_section(args.write, args.section or parser.error("--write needs --section"), text)
         print(text, end="")

@@ -267,3 +267,17 @@ def test_rows_marked_against_a_reference(tmp_path, capsys):
     assert "few (" not in note  # significant, but on 3 seeds
     with pytest.raises(SystemExit, match="--reference nope: no such row"):
         table.main([str(runs), "--reference", "nope"])
+
+
+def test_patience_table_reads_early_stopping_off_the_curves(tmp_path, capsys):
+    runs = tmp_path / "runs.jsonl"
+    curves = {1: [0.70, 0.80, 0.79, 0.78, 0.81, 0.80], 2: [0.70, 0.79, 0.80, 0.78, 0.77, 0.80]}
+    runs.write_text("".join(json.dumps({"variant": "bert", "dataset": "twitter2017", "seed": s, "test_f1": 0.8,
+                                        "dev_f1_per_epoch": c}) + "\n" for s, c in curves.items()))
+    assert table.main([str(runs), "--patience", "1,2,3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "| run | seeds | epochs | best dev F1 | patience 1 | patience 2 | patience 3 |"
+    # best 81 and 80 (80.50 ± 0.71); patience 1 stops after epochs 3 and 4 keeping 80 and 80; patience 3 runs
+    # seed 1 to epoch 6 (81, within one std of the best: ✓) and seed 2 to epoch 6 (80)
+    assert out[2] == ("| bert Twitter-2017 | 2 | 6 | 80.50 ± 0.71 | 80.00 ± 0.00 (3.5 ep) ✓ | 80.00 ± 0.00 (4.5 ep) ✓ "
+                      "| 80.50 ± 0.71 (6.0 ep) ✓ |")

@@ -132,3 +132,32 @@ def test_patience_stops_training_after_epochs_without_a_better_dev(tmp_path, tin
     # epochs 3 and 4 bring nothing better than epoch 2: training ends after epoch 4, epoch 2's weights are kept
     assert result.metrics["epochs_trained"] == 4 and len(seen["epochs"]) == 4
     assert result.metrics["best_epoch"] == 2 and same_weights(seen["test"], seen["epochs"][1])
+
+
+@pytest.mark.parametrize("curve, patience", [
+    ([0.50, 0.80, 0.70, 0.79, 0.90, 0.95], 2),
+    ([0.50, 0.80, 0.80, 0.79, 0.90, 0.95], 1),  # a tie is no improvement
+    ([0.50, 0.60, 0.70, 0.65, 0.66, 0.64], 3),  # runs to the end
+])
+def test_the_recipe_tool_stops_where_the_trainer_does(tmp_path, tiny_data, tiny_labels, monkeypatch, curve, patience):
+    """experiments/table.py --patience reads early stopping off a long run's dev curve: it must stop where
+    the trainer stops, and keep the epoch the trainer keeps."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "table.py"
+    spec = importlib.util.spec_from_file_location("recipe_table", path)
+    table = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = table
+    spec.loader.exec_module(table)
+    scripted_dev(monkeypatch, curve)
+    model = get_model_class("bert_crf")(tiny_model_config(), tiny_labels)
+    config = TrainConfig(epochs=len(curve), patience=patience, batch_size=4, lr_encoder=1e-3, lr_head=1e-2,
+                         device="cpu")
+    featurize = model.featurizer()
+    result = Trainer(model, config).fit(featurize(tiny_data["train"]), featurize(tiny_data["valid"]),
+                                        featurize(tiny_data["test"]), tmp_path / "out")
+    trained, best_epoch, best = table.early_stop(curve, patience)
+    assert (result.metrics["epochs_trained"], result.metrics["best_epoch"]) == (trained, best_epoch)
+    assert best == max(curve[:trained])
