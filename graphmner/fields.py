@@ -98,7 +98,7 @@ def check_fields(config: Any, where: str = "") -> None:
     """Check every field of a dataclass instance (not the dataclasses nested in it).
 
     Raises:
-        ConfigError: ``config key 'train.epochs': 0 is not allowed (>= 1)`` for the first bad value.
+        ConfigError: ``config key 'train.epochs': 0 is not allowed (must be >= 1)`` for the first bad value.
     """
     hints = get_type_hints(type(config), include_extras=True)
     for f in fields(config):
