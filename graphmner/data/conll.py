@@ -46,6 +46,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from graphmner.data.labels import tags_to_spans
 from graphmner.formats import FormatError, check_image_id
 
 log = logging.getLogger(__name__)
@@ -246,15 +247,11 @@ def read_conll(path: str | Path, report: ReadReport | None = None, allow_untagge
 
 def _check_visible_entities(tweet: Tweet, path: Path, imgid_line: int) -> None:
     """An entity needs a word with a visible character (tokens follow their IMGID line)."""
-    tags = tweet.tags or []
-    for start, tag in enumerate(tags):
-        if tag.startswith("B-"):
-            end = start + 1
-            while end < len(tags) and tags[end] == "I-" + tag[2:]:
-                end += 1
-            if all(is_invisible(t) or t.isspace() for t in tweet.tokens[start:end]):
-                raise ConllFormatError(path, imgid_line + 1 + start, f"a {tag[2:]} entity made only of tokens with no "
-                                                                     f"visible character: {tweet.tokens[start:end]!r}")
+    for span in tags_to_spans(tweet.tags or []):  # the tags are repaired IOB2 here: every entity starts at B-
+        words = tweet.tokens[span.start:span.end]
+        if all(is_invisible(t) or t.isspace() for t in words):
+            raise ConllFormatError(path, imgid_line + 1 + span.start, f"a {span.type} entity made only of tokens "
+                                                                      f"with no visible character: {words!r}")
 
 
 def check_entity_types(tweets: Sequence[Tweet], known: Sequence[str], what: str = "the training data") -> None:

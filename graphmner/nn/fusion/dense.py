@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import to_dense_batch
 
-from graphmner.nn.fusion.gnn import EdgeType
+from graphmner.nn.fusion.gnn import EdgeType, checked_schema
 
 
 class DenseGraphFusion(nn.Module):
@@ -44,11 +44,7 @@ class DenseGraphFusion(nn.Module):
                  edge_dims: dict[EdgeType, int] | None = None, target: str = "word", channels: int = 256,
                  layers: int = 2, heads: int = 4, dropout: float = 0.1, edge_bias: bool = False):
         super().__init__()
-        if channels % heads:
-            raise ValueError(f"fusion width {channels} is not divisible by {heads} heads")
-        node_types, edge_types = (tuple(m) for m in metadata)
-        if target not in node_types:
-            raise ValueError(f"target node type {target!r} is not among {node_types}")
+        node_types, edge_types = checked_schema(metadata, target, channels, heads)
         self.node_types, self.edge_types, self.target, self.heads = node_types, edge_types, target, heads
         # a per-type projection (its bias tells the node types apart, as the GNN's typed relations do)
         self.inp = nn.ModuleDict({t: nn.Linear(in_channels, channels) for t in node_types})

@@ -32,6 +32,17 @@ def make_conv(kind: str, channels: int, heads: int, edge_dim: int | None) -> nn.
     raise ValueError(f"unknown conv {kind!r}; known: {CONVS}")
 
 
+def checked_schema(metadata: tuple[tuple[str, ...], tuple[EdgeType, ...]], target: str, channels: int,
+                   heads: int) -> tuple[tuple[str, ...], tuple[EdgeType, ...]]:
+    """``(node_types, edge_types)`` of a fusion layer's schema, once its target and heads are checked."""
+    if channels % heads:
+        raise ValueError(f"fusion width {channels} is not divisible by {heads} heads")
+    node_types, edge_types = (tuple(m) for m in metadata)
+    if target not in node_types:
+        raise ValueError(f"target node type {target!r} is not among {node_types}")
+    return node_types, edge_types
+
+
 class GNNFusion(nn.Module):
     """Message passing between the node types of a graph; returns a delta for one node type's states.
 
@@ -56,11 +67,7 @@ class GNNFusion(nn.Module):
                  edge_dims: dict[EdgeType, int] | None = None, target: str = "word", channels: int = 256,
                  layers: int = 2, conv: str = "gatv2", heads: int = 4, dropout: float = 0.1):
         super().__init__()
-        if channels % heads:
-            raise ValueError(f"fusion width {channels} is not divisible by {heads} heads")
-        node_types, edge_types = (tuple(m) for m in metadata)
-        if target not in node_types:
-            raise ValueError(f"target node type {target!r} is not among {node_types}")
+        node_types, edge_types = checked_schema(metadata, target, channels, heads)
         self.conv_kind, self.target = conv, target
         self.edge_types = edge_types
         self.edge_dims = {et: dim for et, dim in (edge_dims or {}).items() if et in edge_types}
