@@ -217,8 +217,9 @@ class Featurizer:
         segments: list[list[int]] = [[] for _ in tweets]
         second = self.second_segments(evidence) if self.needs_evidence else None
         if second is not None:
-            # a second segment gets at most half of each row; the tweet's windows get the rest
-            segments = [[p for word in words for p in word][:self.budget // 2] for words in self.pieces(second)]
+            segments = [[p for word in words for p in word] for words in self.pieces(second, budget=self.budget)]
+        # with a second segment the tweet's windows get at most half of each row; the segment gets what the
+        # longest window leaves (a caption always fits; long knowledge is cut at the end of the row)
         shared = self.budget - self.budget // 2 - len(self.suffix)
         word_pieces = self.pieces([t.tokens for t in tweets])
         examples = []
@@ -228,7 +229,8 @@ class Featurizer:
             ex = self._example(tweet, [p[:budget] for p in word_pieces[i]], budget)
             if segments[i]:
                 first = [len(r) for r in ex.rows]
-                ex.rows = [r + segments[i] + self.suffix for r in ex.rows]
+                room = self.max_length - max(first) - len(self.suffix)
+                ex.rows = [r + segments[i][:room] + self.suffix for r in ex.rows]
                 ex.token_types = [[0] * n + [1] * (len(r) - n) for r, n in zip(ex.rows, first)]
             examples.append(ex)
         self.add_extras(examples, evidence)

@@ -34,7 +34,7 @@ class TextEvidenceReport:
     path: str
     entries: int = 0
     duplicates: int = 0  # identical repeated lines, skipped
-    empty: int = 0  # entries with an empty text (kept: the source said nothing)
+    empty: int = 0  # entries with an empty or blank text (kept: the source said nothing; no evidence)
 
 
 def read_text_evidence(path: str | Path, report: TextEvidenceReport | None = None) -> dict[str, str]:
@@ -66,5 +66,5 @@ def read_text_evidence(path: str | Path, report: TextEvidenceReport | None = Non
             report.duplicates += 1
             continue
         texts[image_id], first[image_id] = text, number
-    report.entries, report.empty = len(texts), sum(not t for t in texts.values())
+    report.entries, report.empty = len(texts), sum(not t.strip() for t in texts.values())
     return texts

@@ -19,8 +19,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from graphmner.data.conll import Tweet
-from graphmner.evidence.visual import EvidenceReport, VisualEvidence, VisualObject, collect_evidence
-from graphmner.fields import at_least, between, one_of, problem_of
+from graphmner.evidence.visual import (
+    TEXT_SOURCES,
+    EvidenceReport,
+    EvidenceSources,
+    VisualEvidence,
+    VisualObject,
+    collect_evidence,
+)
+from graphmner.fields import at_least, between, problem_of
 from graphmner.vision.captions import Captioner
 from graphmner.vision.detector import Detector, detection_meta, to_detections
 from graphmner.vision.features import FeatureExtractor, FeatureReport, ImageFeatures, features_of, read_features
@@ -55,7 +62,7 @@ def save_evidence_record(model_dir: str | Path, record: dict[str, Any]) -> None:
 
 
 # what each part of a record holds (a part may be absent); any other key is kept, unread
-RECORD_SHAPE: dict[str, Any] = {"sources": list[Annotated[str, one_of("captions", "detections", "features")]],
+RECORD_SHAPE: dict[str, Any] = {"sources": EvidenceSources,
                                 "shuffled_in_training": bool, "captions": dict[str, Any],
                                 "detections": dict[str, Any], "features": dict[str, Any]}
 PART_SHAPES: dict[str, dict[str, Any]] = {
@@ -111,6 +118,7 @@ class EvidenceMaker:
     features: ImageFeatures | None = None  # a feature cache, loaded
     device: str = "cpu"
     unreadable: dict[str, str] = field(default_factory=dict)  # image id -> why it could not be used (filled)
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)  # text source -> image id -> text, given
 
     def __call__(self, tweets: Sequence[Tweet], images: dict[str, Path]
                  ) -> tuple[list[VisualEvidence], EvidenceReport]:
@@ -135,8 +143,10 @@ class EvidenceMaker:
         if features is None:  # no cache, no image: nothing to look up, every tweet counts as without features
             features = _FirstFound([])
         placeholders = self.record.get("captions", {}).get("placeholders", [])
+        # text evidence cannot be made from an image: a tweet gets what was given, else none (counted)
+        texts = {s: self.texts.get(s, {}) for s in self.sources if s in TEXT_SOURCES}
         return collect_evidence(tweets, self.sources, captions=captions, detections=detections, features=features,
-                                placeholders=placeholders)
+                                placeholders=placeholders, texts=texts)
 
     def _images(self, paths: dict[str, Path], chunk: int = 16):
         """``(ids, PIL images)`` a chunk at a time; an unreadable image is left out and recorded."""

@@ -11,6 +11,12 @@ Sources (combinable):
 - ``features``: a feature cache written by ``graphmner extract-features`` gives
   the image's region grid ``(R, D)`` (``VisualEvidence.grid``), the visual
   tokens of models run with ``visual_tokens=grid``.
+- ``knowledge``, ``descriptions``, ``knowledge_gmner``: text that names and
+  explains what the tweet and its image are about (PGIM's LLM knowledge,
+  mPLUG-Owl image descriptions, RiVEG's LLM knowledge; see
+  :mod:`graphmner.data.text_evidence`), one text per image id, kept whole in
+  ``VisualEvidence.texts``: the concat and attention baselines read it as words,
+  graphmner parses it into nodes (:mod:`graphmner.graph.knowledge_text`).
 
 A tweet whose image has no entry in any selected source gets empty evidence;
 these are counted in :class:`EvidenceReport`, never filled in with something
@@ -27,16 +33,23 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from graphmner.data.conll import Tweet
 from graphmner.data.datasets import Dataset
+from graphmner.data.text_evidence import TEXT_EVIDENCE_FILES, TextEvidenceReport, read_text_evidence
+from graphmner.fields import one_of
 from graphmner.vision.captions import PLACEHOLDER_MIN_IMAGES, placeholder_captions, read_captions
 from graphmner.vision.detector import Detection, read_detections
 from graphmner.vision.features import ImageFeatures, read_features
 from graphmner.vision.sources import SourceReport
 
 log = logging.getLogger(__name__)
+
+TEXT_SOURCES: tuple[str, ...] = tuple(TEXT_EVIDENCE_FILES)  # knowledge, descriptions, knowledge_gmner
+EVIDENCE_SOURCES: tuple[str, ...] = ("captions", "detections", "features", *TEXT_SOURCES)
+# the type of a model config's ``evidence`` field: a list of sources, each checked by graphmner.fields
+EvidenceSources = list[Annotated[str, one_of(*EVIDENCE_SOURCES)]]
 
 # function words of English captions; what remains are the concepts a captioner saw
 STOPWORDS = frozenset("""
@@ -106,10 +119,13 @@ class VisualEvidence:
     # how much the caption reads like each image type (graphmner.evidence.image_types.TYPE_NAMES order);
     # filled in by the featurizer of a model that reads it (graphmner with noise_gate)
     type_scores: tuple[float, ...] | None = None
+    # text sources (knowledge, descriptions, knowledge_gmner) -> the text they give this tweet, in the
+    # order the sources were selected; a source with nothing for this tweet is absent
+    texts: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
-        return not self.objects and not self.caption and self.grid is None
+        return not self.objects and not self.caption and self.grid is None and not self.texts
 
 
 def parse_sources(text: str) -> list[str]:
@@ -126,11 +142,13 @@ def caption_concepts(caption: str, max_concepts: int = 16) -> list[VisualObject]
     return [VisualObject(w, None, 1.0, "caption") for w in seen[:max_concepts]]
 
 
-def evidence_words(evidence: VisualEvidence) -> tuple[list[str], list[int]]:
+def evidence_words(evidence: VisualEvidence, with_texts: bool = False) -> tuple[list[str], list[int]]:
     """The evidence as words for the text encoder, and each object's word index.
 
     The caption's words come first (so caption concepts are encoded in
-    context), then one word per detection label not already in the caption.
+    context), then one word per detection label not already in the caption,
+    then (``with_texts``) the words of each text source as written: case and
+    punctuation are the tokenizer's business.
     """
     words = _WORD.findall(evidence.caption.lower()) if evidence.caption else []
     index: list[int] = []
@@ -141,6 +159,9 @@ def evidence_words(evidence: VisualEvidence) -> tuple[list[str], list[int]]:
         else:
             index.append(len(words))
             words.append(label)
+    if with_texts:
+        for text in evidence.texts.values():
+            words.extend(text.split())
     return words, index
 
 
@@ -157,10 +178,12 @@ class EvidenceReport:
     with_image_file: int = 0  # tweets whose <image_id>.jpg is in the dataset's image folder
     placeholder_caption: int = 0  # tweets whose caption is a placeholder (treated as no caption)
     missing_examples: list[str] = field(default_factory=list)  # first few image ids with no evidence
+    with_text: dict[str, int] = field(default_factory=dict)  # text source -> tweets with a non-empty text
 
     def as_dict(self) -> dict[str, int]:
         return {"tweets": self.tweets, "with_caption": self.with_caption,
-                "with_detections": self.with_detections, "with_features": self.with_features, "empty": self.empty,
+                "with_detections": self.with_detections, "with_features": self.with_features,
+                **{f"with_{source}": n for source, n in self.with_text.items()}, "empty": self.empty,
                 "unreadable_image": self.unreadable_image, "with_image_file": self.with_image_file,
                 "placeholder_caption": self.placeholder_caption}
 
@@ -168,11 +191,12 @@ class EvidenceReport:
 def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: dict[str, str] | None = None,
                      detections: dict[str, list[VisualObject]] | None = None, image_dir: Path | None = None,
                      max_concepts: int = 16, features: ImageFeatures | None = None, unreadable: Iterable[str] = (),
-                     placeholders: Collection[str] = ()) -> tuple[list[VisualEvidence], EvidenceReport]:
+                     placeholders: Collection[str] = (), texts: dict[str, dict[str, str]] | None = None,
+                     ) -> tuple[list[VisualEvidence], EvidenceReport]:
     """One :class:`VisualEvidence` per tweet (in order), and the counts.
 
     Args:
-        sources: any of ``"captions"``, ``"detections"``, ``"features"``.
+        sources: any of :data:`EVIDENCE_SOURCES`.
         captions: ``{image_id: caption}`` (needed for ``captions``).
         detections: ``{image_id: objects}`` (needed for ``detections``).
         features: an :class:`~graphmner.vision.features.ImageFeatures` cache, or anything with its ``get``
@@ -180,18 +204,25 @@ def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: 
         image_dir: where ``<image_id>.jpg`` would be; recorded when the file exists.
         unreadable: image ids a detection or feature cache records as unreadable (counted).
         placeholders: caption texts that describe no image (a tweet with one gets no caption; counted).
+        texts: ``{text source: {image_id: text}}`` (needed for each text source selected).
     """
-    sources, unreadable, placeholders = set(sources), set(unreadable), set(placeholders)
-    unknown = sources - {"captions", "detections", "features"}
+    order = list(dict.fromkeys(sources))
+    sources, unreadable, placeholders = set(order), set(unreadable), set(placeholders)
+    unknown = sources - set(EVIDENCE_SOURCES)
     if unknown:
-        raise ValueError(f"unknown evidence source(s) {sorted(unknown)}; known: captions, detections, features")
+        raise ValueError(f"unknown evidence source(s) {sorted(unknown)}; known: {', '.join(EVIDENCE_SOURCES)}")
+    text_sources = [s for s in order if s in TEXT_SOURCES]
+    texts = texts or {}
+    for source in text_sources:
+        if source not in texts:
+            raise ValueError(f"evidence source {source!r} needs its text file ({TEXT_EVIDENCE_FILES[source]})")
     if "captions" in sources and captions is None:
         raise ValueError("evidence source 'captions' needs a caption file (the dataset has none)")
     if "detections" in sources and detections is None:
         raise ValueError("evidence source 'detections' needs a detection cache (graphmner detect)")
     if "features" in sources and features is None:
         raise ValueError("evidence source 'features' needs a feature cache (graphmner extract-features)")
-    report, out = EvidenceReport(tweets=len(tweets)), []
+    report, out = EvidenceReport(tweets=len(tweets), with_text=dict.fromkeys(text_sources, 0)), []
     for tweet in tweets:
         image_id = tweet.image_id or tweet.id
         evidence = VisualEvidence(image_id)
@@ -212,6 +243,11 @@ def collect_evidence(tweets: Sequence[Tweet], sources: Iterable[str], captions: 
             if found is not None:
                 evidence.grid = found[1]
                 report.with_features += 1
+        for source in text_sources:
+            text = texts[source].get(image_id)
+            if text and text.strip():
+                evidence.texts[source] = text
+                report.with_text[source] += 1
         report.unreadable_image += image_id in unreadable
         if evidence.is_empty:
             report.empty += 1
@@ -241,7 +277,7 @@ def dataset_evidence(data: Dataset, sources: Sequence[str], shuffle_seed: int | 
                      caption_file: str | Path | None = None, detections: str | Path | None = None,
                      max_concepts: int = 16, features: str | Path | None = None,
                      source_reports: list[SourceReport] | None = None,
-                     placeholder_min: int = PLACEHOLDER_MIN_IMAGES,
+                     placeholder_min: int = PLACEHOLDER_MIN_IMAGES, text_files: dict[str, str | Path] | None = None,
                      ) -> tuple[dict[str, list[VisualEvidence]], dict[str, EvidenceReport]]:
     """Evidence for every split of a :class:`~graphmner.data.datasets.Dataset`.
 
@@ -254,6 +290,7 @@ def dataset_evidence(data: Dataset, sources: Sequence[str], shuffle_seed: int | 
         source_reports: filled with one :class:`SourceReport` per evidence file read.
         placeholder_min: a caption text shared by this many images of the caption file is a placeholder,
             no evidence (0: none is).
+        text_files: ``{text source: file}`` instead of the dataset's own (``<root>/knowledge_pgim.jsonl``, ...).
     """
     reports_out = source_reports if source_reports is not None else []
     image_ids = {t.image_id or t.id for tweets in data.splits.values() for t in tweets}
@@ -289,11 +326,22 @@ def dataset_evidence(data: Dataset, sources: Sequence[str], shuffle_seed: int | 
                                         unreadable=len(grids.errors),
                                         without_tweet=len((grids.index.keys() | grids.errors.keys()) - image_ids)))
         unreadable |= grids.errors.keys()
+    texts: dict[str, dict[str, str]] = {}
+    for source in (s for s in sources if s in TEXT_SOURCES):
+        path = Path((text_files or {}).get(source) or data.root / TEXT_EVIDENCE_FILES[source])
+        if not path.is_file():
+            raise FileNotFoundError(f"evidence {source!r} needs {path.name} in {path.parent} (the bundled corpora "
+                                    f"have it: data_prep/bundle_text_evidence.py makes it)")
+        file_report = TextEvidenceReport(str(path))
+        texts[source] = read_text_evidence(path, file_report)
+        reports_out.append(SourceReport(source, str(path), entries=file_report.entries,
+                                        duplicates=file_report.duplicates, empty=file_report.empty,
+                                        without_tweet=len(texts[source].keys() - image_ids)))
     for report in reports_out:
         log.info("%s", report.summary())
     out, reports = {}, {}
     for split, tweets in data.splits.items():
         evidence, reports[split] = collect_evidence(tweets, sources, captions, objects, data.image_dir, max_concepts,
-                                                    grids, unreadable, placeholders)
+                                                    grids, unreadable, placeholders, texts)
         out[split] = shuffle_evidence(evidence, shuffle_seed) if shuffle_seed is not None else evidence
     return out, reports

@@ -39,6 +39,33 @@ the graph also has ``knowledge`` nodes, one per gazetteer match of a word n-gram
 ``knowledge.kind`` ``(k,)`` its kind (country, place, first name, last name), and
 ``(knowledge, names, word)`` / ``(word, named_by, knowledge)`` edges between a
 match and each word it covers. Without it these types are absent altogether.
+
+With ``GraphConfig.text_nodes``, text evidence that names things (LLM knowledge,
+image descriptions: ``VisualEvidence.texts``, parsed by
+:func:`~graphmner.graph.evidence_text.parse_evidence_text`) adds, per text source
+in the order selected:
+
+- ``candidate``: one node per entity the text lists ("Citifield (stadium/venue)"),
+  ``candidate.kind`` ``(c,)`` the coarse kind its type hint names (index into
+  :data:`~graphmner.graph.evidence_text.CANDIDATE_KINDS`: other, person, location,
+  organisation, miscellaneous), ``candidate.source`` ``(c,)`` its text source
+  (index into :data:`~graphmner.evidence.visual.TEXT_SOURCES`);
+- ``sentence``: one node per sentence of the reasoning or description,
+  ``sentence.source`` ``(s,)``;
+- ``(candidate, mentions, word)`` / ``(word, mentioned_by, candidate)``: only the words
+  a candidate names, ``edge_attr`` ``(E, 2)`` exact (its letters spell a run of tweet
+  words: "NewYorkMets" = "New York Mets" = "#NewYorkMets") or partial (one of its
+  words is the tweet word: "Kawhi Leonard" - "Leonard");
+- ``(sentence, mentions, word)`` / ``(word, mentioned_by, sentence)``: the content
+  words of the tweet that a sentence contains;
+- ``(sentence, about, candidate)`` / ``(candidate, in, sentence)``: the candidates a
+  sentence names;
+- ``(sentence, next, sentence)``: consecutive sentences of one text, both ways.
+
+Node features of these types (``x``: an embedding of each node's text, see
+:func:`text_node_texts`) are filled in by the model's featurizer; a tweet without
+text evidence has zero nodes of them. ``text_nodes=("candidates",)`` or
+``("sentences",)`` keeps one half (the entity list alone, the reasoning alone).
 """
 from __future__ import annotations
 
@@ -53,7 +80,14 @@ from torch_geometric.data import HeteroData
 
 from graphmner.data.conll import Tweet
 from graphmner.evidence.image_types import TYPE_NAMES
-from graphmner.evidence.visual import VisualEvidence, concept_kind
+from graphmner.evidence.visual import TEXT_SOURCES, VisualEvidence, concept_kind
+from graphmner.graph.evidence_text import (
+    MENTION_FEATURES,
+    Candidate,
+    mention_features,
+    parse_evidence_text,
+    sentence_mentions,
+)
 
 WORD, OBJECT = "word", "object"
 NEXT = (WORD, "next", WORD)
@@ -65,6 +99,17 @@ KNOWLEDGE = "knowledge"
 NAMES = (KNOWLEDGE, "names", WORD)
 NAMED_BY = (WORD, "named_by", KNOWLEDGE)
 KNOWLEDGE_EDGE_TYPES = (NAMES, NAMED_BY)
+CANDIDATE, SENTENCE = "candidate", "sentence"
+CANDIDATE_MENTIONS = (CANDIDATE, "mentions", WORD)
+MENTIONED_BY_CANDIDATE = (WORD, "mentioned_by", CANDIDATE)
+SENTENCE_MENTIONS = (SENTENCE, "mentions", WORD)
+MENTIONED_BY_SENTENCE = (WORD, "mentioned_by", SENTENCE)
+ABOUT = (SENTENCE, "about", CANDIDATE)
+IN_SENTENCE = (CANDIDATE, "in", SENTENCE)
+SENTENCE_NEXT = (SENTENCE, "next", SENTENCE)
+TEXT_EDGE_TYPES = (CANDIDATE_MENTIONS, MENTIONED_BY_CANDIDATE, SENTENCE_MENTIONS, MENTIONED_BY_SENTENCE, ABOUT,
+                   IN_SENTENCE, SENTENCE_NEXT)
+TEXT_NODES = ("candidates", "sentences")
 MATCH_FEATURES = 2  # exact, partial
 QUALITY_FEATURES = len(TYPE_NAMES) + 4  # type scores, objects, detector confidence, has caption, has types
 
@@ -73,13 +118,18 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 EdgeType = tuple[str, str, str]
 
 
-def graph_metadata(knowledge: bool = False) -> tuple[tuple[str, ...], tuple[EdgeType, ...], dict[EdgeType, int]]:
+def graph_metadata(knowledge: bool = False, text_nodes: bool = False
+                   ) -> tuple[tuple[str, ...], tuple[EdgeType, ...], dict[EdgeType, int]]:
     """The schema of the graphs :func:`build_graph` makes, for layers that take it as an argument
     (as PyG's ``HeteroData.metadata()``): node types, edge types, and the width of each edge type's
-    ``edge_attr`` (edge types without one are absent)."""
-    node_types = (WORD, OBJECT, KNOWLEDGE) if knowledge else (WORD, OBJECT)
-    edge_types = EDGE_TYPES + (KNOWLEDGE_EDGE_TYPES if knowledge else ())
-    return node_types, edge_types, {SEES: MATCH_FEATURES, SEEN_BY: MATCH_FEATURES}
+    ``edge_attr`` (edge types without one are absent). ``text_nodes``: the graph has candidate and sentence
+    nodes (whichever half ``GraphConfig.text_nodes`` keeps, the schema has both types)."""
+    node_types = (WORD, OBJECT) + ((KNOWLEDGE,) if knowledge else ()) + ((CANDIDATE, SENTENCE) if text_nodes else ())
+    edge_types = EDGE_TYPES + (KNOWLEDGE_EDGE_TYPES if knowledge else ()) + (TEXT_EDGE_TYPES if text_nodes else ())
+    dims = {SEES: MATCH_FEATURES, SEEN_BY: MATCH_FEATURES}
+    if text_nodes:
+        dims.update({CANDIDATE_MENTIONS: MENTION_FEATURES, MENTIONED_BY_CANDIDATE: MENTION_FEATURES})
+    return node_types, edge_types, dims
 
 
 @dataclass
@@ -92,6 +142,9 @@ class GraphConfig:
     near_distance: float = 0.3
     # a Gazetteer: add knowledge nodes for its matches (None: no knowledge nodes)
     knowledge: Any = None
+    # which nodes text evidence gives: "candidates" (the entity list), "sentences" (reasoning, descriptions);
+    # empty: no candidate and sentence types at all (models that read no text evidence)
+    text_nodes: tuple[str, ...] = ()
 
 
 _DEFAULT_CONFIG = GraphConfig()
@@ -180,6 +233,8 @@ def build_graph(tweet: Tweet, evidence: VisualEvidence | None, cfg: GraphConfig 
     cfg = cfg or _DEFAULT_CONFIG
     if cfg.cross_edges not in ("all", "match"):
         raise ValueError(f"cross_edges must be 'all' or 'match', not {cfg.cross_edges!r}")
+    if set(cfg.text_nodes) - set(TEXT_NODES):
+        raise ValueError(f"text_nodes must be among {TEXT_NODES}, not {cfg.text_nodes!r}")
     n = len(tweet.tokens)
     objects = evidence.objects if evidence is not None else []
     m = len(objects)
@@ -223,7 +278,51 @@ def build_graph(tweet: Tweet, evidence: VisualEvidence | None, cfg: GraphConfig 
               kind=torch.tensor([kind for _, _, kind in matches], dtype=torch.long))
         _fill(data[NAMES], edge_index=names)
         _fill(data[NAMED_BY], edge_index=names.flip(0).contiguous())
+    if cfg.text_nodes:
+        _add_text_nodes(data, words, evidence, cfg.text_nodes)
     return data
+
+
+def text_node_texts(evidence: VisualEvidence | None, text_nodes: tuple[str, ...] = TEXT_NODES
+                    ) -> tuple[list[tuple[int, Candidate]], list[tuple[int, str]]]:
+    """The candidate and sentence nodes of a tweet's text evidence, in node order: ``[(source index,
+    Candidate)]`` and ``[(source index, sentence)]`` (a node's embedding reads ``Candidate.text`` or the
+    sentence)."""
+    candidates: list[tuple[int, Candidate]] = []
+    sentences: list[tuple[int, str]] = []
+    for source, text in (evidence.texts.items() if evidence is not None else ()):
+        parsed, index = parse_evidence_text(text), TEXT_SOURCES.index(source)
+        if "candidates" in text_nodes:
+            candidates += [(index, c) for c in parsed.candidates]
+        if "sentences" in text_nodes:
+            sentences += [(index, s) for s in parsed.sentences]
+    return candidates, sentences
+
+
+def _add_text_nodes(data: HeteroData, words: list[str], evidence: VisualEvidence | None,
+                    text_nodes: tuple[str, ...]) -> None:
+    candidates, sentences = text_node_texts(evidence, text_nodes)
+    n, c, s = len(words), len(candidates), len(sentences)
+    _fill(data[CANDIDATE], num_nodes=c, kind=torch.tensor([k.kind for _, k in candidates], dtype=torch.long),
+          source=torch.tensor([i for i, _ in candidates], dtype=torch.long))
+    _fill(data[SENTENCE], num_nodes=s, source=torch.tensor([i for i, _ in sentences], dtype=torch.long))
+    named = mention_features(words, [k.surface for _, k in candidates]).reshape(c * n, MENTION_FEATURES)
+    hit = np.flatnonzero(named.any(axis=1))
+    src, dst = np.divmod(hit, n) if n else (hit, hit)
+    _fill(data[CANDIDATE_MENTIONS], edge_index=_tensor(np.stack([src, dst])), edge_attr=_tensor(named[hit]))
+    _fill(data[MENTIONED_BY_CANDIDATE], edge_index=_tensor(np.stack([dst, src])), edge_attr=_tensor(named[hit]))
+    said = mention_features(words, [t for _, t in sentences], exact=False)[:, :, 0]
+    src, dst = np.nonzero(said)
+    _fill(data[SENTENCE_MENTIONS], edge_index=_tensor(np.stack([src, dst]).astype(np.int64)))
+    _fill(data[MENTIONED_BY_SENTENCE], edge_index=_tensor(np.stack([dst, src]).astype(np.int64)))
+    about = [(j, k) for j, (si, text) in enumerate(sentences)
+             for k in sentence_mentions(text, tuple(c for ci, c in candidates)) if candidates[k][0] == si]
+    about_index = np.array(about, dtype=np.int64).reshape(-1, 2).T
+    _fill(data[ABOUT], edge_index=_tensor(about_index))
+    _fill(data[IN_SENTENCE], edge_index=_tensor(about_index[::-1].copy()))
+    same = np.array([sentences[j][0] == sentences[j + 1][0] for j in range(s - 1)], dtype=bool)
+    chain = _chain(s).numpy()
+    _fill(data[SENTENCE_NEXT], edge_index=_tensor(chain[:, np.concatenate([same, same])] if s > 1 else chain))
 
 
 def quality_features(evidence: VisualEvidence | None) -> torch.Tensor:

@@ -1,13 +1,20 @@
-"""graphmner: the tweet and its visual evidence as one sparse graph, fused by message passing.
+"""graphmner: the tweet and its evidence as one sparse graph, fused by message passing.
 
     words ──encoder──▶ h_word (N_w, H)         caption + object labels ──encoder──▶ h_object (N_o, H)
-          └──────────── build_graph: word-next-word, object-sees-word (+ match features), object-near-object
+    knowledge / descriptions ──parse──▶ candidates, sentences ──frozen sentence encoder (cached)──▶ (N_c|N_s, H)
+          └──────────── build_graph: word-next-word, object-sees-word (+ match features), object-near-object,
+                        candidate-mentions-word (+ match features), sentence-mentions-word/candidate
     fusion (GNN over the graph, or attention over the same nodes) ──▶ delta (N_w, H)
     h'_word = h_word + has_evidence · σ(W [h_word; delta] + b) ⊙ delta ──▶ linear ──▶ CRF
 
 The gate's bias starts at ``gate_init`` (σ(-3) ≈ 0.05), so training starts
 close to the text model and opens the gate where the evidence helps. A tweet
 without evidence (``has_evidence = 0``) gets exactly the text path's states.
+
+Text evidence (``--evidence knowledge``, ``descriptions``, ``knowledge_gmner``) is not fed to the encoder
+beside the tweet, as the concat baseline does: its candidates and sentences are embedded apart, once, by
+a frozen sentence encoder (``text_encoder``), so an epoch costs about what the tweet alone costs, and only
+the nodes linked to the tweet's words reach them through the graph.
 """
 from __future__ import annotations
 
@@ -23,25 +30,31 @@ from torch_geometric.utils import scatter
 
 from graphmner.data.labels import LabelVocab
 from graphmner.evidence.image_types import TYPE_NAMES, image_type
-from graphmner.evidence.visual import CONCEPT_KINDS, VisualEvidence, evidence_words
+from graphmner.evidence.visual import CONCEPT_KINDS, TEXT_SOURCES, EvidenceSources, VisualEvidence, evidence_words
 from graphmner.featurize import Batch, Example, Featurizer
 from graphmner.fields import at_least, one_of
 from graphmner.graph.builder import (
+    CANDIDATE,
     KNOWLEDGE,
     NAMES,
     OBJECT,
     QUALITY_FEATURES,
     SEEN_BY,
+    SENTENCE,
+    TEXT_NODES,
     WORD,
     GraphConfig,
     build_graph,
     graph_metadata,
+    text_node_texts,
 )
+from graphmner.graph.evidence_text import CANDIDATE_KINDS
 from graphmner.graph.knowledge import KNOWLEDGE_KINDS, load_gazetteer
 from graphmner.models.base import Tagger, TaggerConfig, TaggerOutput, register
 from graphmner.nn.encoders import encode_rows
 from graphmner.nn.fusion import AttentionFusion, DenseGraphFusion, GNNFusion
 from graphmner.nn.fusion.gnn import CONVS
+from graphmner.nn.sentence import embed_texts, embedding_width
 from graphmner.nn.zero_shot import with_type_scores
 
 FUSIONS = ("gnn", "dense", "dense_edges", "attention")
@@ -49,8 +62,9 @@ FUSIONS = ("gnn", "dense", "dense_edges", "attention")
 
 @dataclass
 class GraphMNERConfig(TaggerConfig):
-    # visual evidence sources: captions (bundled BLIP-2, offline) and/or detections (graphmner detect cache)
-    evidence: list[str] = field(default_factory=lambda: ["captions"])
+    # evidence sources: captions (bundled BLIP-2, offline), detections (graphmner detect cache), and text that
+    # names things: knowledge (PGIM's LLM knowledge), descriptions (mPLUG-Owl), knowledge_gmner (RiVEG's)
+    evidence: EvidenceSources = field(default_factory=lambda: ["captions"])
     # how messages flow between the same nodes (the fusion ablation, graphmner.nn.fusion):
     # "gnn": message passing along the sparse graph's typed edges;
     # "dense": every node attends to every node of its tweet (the UMGF-style dense "graph");
@@ -91,6 +105,11 @@ class GraphMNERConfig(TaggerConfig):
     # a choice read off test that dev does not support on Twitter-2015 (70.38 with, 70.41 without): to be
     # re-decided on dev with converged runs; false gives the graph of the caption-evidence and baselines studies
     knowledge: bool = True
+    # what text evidence becomes: "candidates" (the entities it lists, linked to the words they name) and/or
+    # "sentences" (its reasoning or description, linked to the words and candidates they mention)
+    text_nodes: list[Annotated[str, one_of(*TEXT_NODES)]] = field(default_factory=lambda: list(TEXT_NODES))
+    # frozen sentence-embedding model that encodes candidate and sentence nodes (once, cached on disk)
+    text_encoder: str = "minilm"
 
 
 @dataclass
@@ -111,9 +130,11 @@ class GraphFeaturizer(Featurizer):
     needs_evidence = True
 
     def __init__(self, tokenizer, labels: LabelVocab | None, max_length: int = 128,
-                 graph_config: GraphConfig | None = None, image_types: str | None = None):
+                 graph_config: GraphConfig | None = None, image_types: str | None = None,
+                 text_encoder: str = "minilm"):
         super().__init__(tokenizer, labels, max_length)
         self.graph_config, self.image_types = graph_config or GraphConfig(), image_types
+        self.text_encoder = text_encoder
 
     def add_extras(self, examples: list[Example], evidence: Sequence[VisualEvidence]) -> None:
         if self.image_types:
@@ -127,6 +148,21 @@ class GraphFeaturizer(Featurizer):
             ex.extra["graph"] = build_graph(ex.tweet, ev, self.graph_config)
             ex.extra["object_pos"] = [starts[object_word[k]] for k in keep]
             ex.extra["object_row"] = [self.append_row(ex, row)] * len(keep) if keep else []
+        if self.graph_config.text_nodes:
+            self._embed_text_nodes(examples, evidence)
+
+    def _embed_text_nodes(self, examples: list[Example], evidence: Sequence[VisualEvidence]) -> None:
+        """``x`` ``(N, E)`` of every candidate and sentence node: its text's frozen embedding."""
+        nodes = [text_node_texts(ev, self.graph_config.text_nodes) for ev in evidence]
+        texts = [c.text for cands, _ in nodes for _, c in cands] + [t for _, sents in nodes for _, t in sents]
+        embedded = embed_texts(texts, self.text_encoder)
+        width = embedding_width(self.text_encoder) if not embedded else len(next(iter(embedded.values())))
+        for ex, (candidates, sentences) in zip(examples, nodes):
+            graph = ex.extra["graph"]
+            for node_type, node_texts in ((CANDIDATE, [c.text for _, c in candidates]),
+                                          (SENTENCE, [t for _, t in sentences])):
+                graph[node_type].x = (torch.stack([embedded[t] for t in node_texts]) if node_texts
+                                      else torch.zeros(0, width))
 
     def collate_extras(self, examples: Sequence[Example], row_offsets: Sequence[int]) -> dict[str, Any]:
         rows = [r + offset for ex, offset in zip(examples, row_offsets) for r in ex.extra["object_row"]]
@@ -142,7 +178,8 @@ class GraphMNER(Tagger):
     def __init__(self, config: GraphMNERConfig, labels: LabelVocab, encoder: nn.Module | None = None, tokenizer=None):
         super().__init__(config, labels, encoder, tokenizer)
         hidden = self.hidden_size
-        node_types, edge_types, edge_dims = graph_metadata(config.knowledge)
+        self.text_sources = [s for s in config.evidence if s in TEXT_SOURCES]
+        node_types, edge_types, edge_dims = graph_metadata(config.knowledge, bool(self.text_sources))
         if config.fusion == "gnn":
             self.fusion = GNNFusion(hidden, (node_types, edge_types), edge_dims, WORD, config.channels, config.layers,
                                     config.conv, config.heads, config.dropout)
@@ -174,6 +211,11 @@ class GraphMNER(Tagger):
         if config.knowledge:  # a knowledge node starts as its kind plus the mean state of the words it names
             self.knowledge_embedding = nn.Embedding(len(KNOWLEDGE_KINDS), hidden)
             nn.init.normal_(self.knowledge_embedding.weight, std=0.02)
+        if self.text_sources:  # candidate and sentence nodes: their frozen embedding mapped to the encoder's width
+            self.text_project = nn.Sequential(nn.Linear(embedding_width(config.text_encoder), hidden),
+                                              nn.LayerNorm(hidden))
+            self.candidate_kind = nn.Embedding(len(CANDIDATE_KINDS), hidden)
+            nn.init.normal_(self.candidate_kind.weight, std=0.02)
 
     @property
     def needs_evidence(self) -> bool:
@@ -181,9 +223,11 @@ class GraphMNER(Tagger):
 
     def featurizer(self) -> GraphFeaturizer:
         graph_config = GraphConfig(cross_edges=self.config.cross_edges,
-                                   knowledge=load_gazetteer() if self.config.knowledge else None)
+                                   knowledge=load_gazetteer() if self.config.knowledge else None,
+                                   text_nodes=tuple(self.config.text_nodes) if self.text_sources else ())
         return GraphFeaturizer(self.tokenizer, self.labels, self.config.max_length, graph_config,
-                               self.config.image_type_encoder if self.config.noise_gate else None)
+                               self.config.image_type_encoder if self.config.noise_gate else None,
+                               self.config.text_encoder)
 
     def word_representations(self, batch: Batch) -> Tensor:
         """``(B, W, H)`` word states after fusion."""
@@ -211,6 +255,12 @@ class GraphMNER(Tagger):
             named = scatter(words[known_dst], known_src, dim=0, dim_size=graph[KNOWLEDGE].num_nodes, reduce="mean")
             nodes[KNOWLEDGE] = self.knowledge_embedding(graph[KNOWLEDGE].kind) + named
             node_batch[KNOWLEDGE] = graph[KNOWLEDGE].batch
+        if self.text_sources:
+            dtype = words.dtype
+            nodes[CANDIDATE] = (self.text_project(graph[CANDIDATE].x.to(dtype))
+                                + self.candidate_kind(graph[CANDIDATE].kind))
+            nodes[SENTENCE] = self.text_project(graph[SENTENCE].x.to(dtype))
+            node_batch[CANDIDATE], node_batch[SENTENCE] = graph[CANDIDATE].batch, graph[SENTENCE].batch
         if self.config.fusion == "gnn":
             delta = self.fusion(nodes, graph.edge_index_dict, graph.collect("edge_attr"))
         elif self.config.fusion in ("dense", "dense_edges"):
@@ -220,7 +270,7 @@ class GraphMNER(Tagger):
             other_batch = torch.cat([b for t, b in node_batch.items() if t != WORD])
             order = torch.argsort(other_batch, stable=True)
             delta = self.fusion(words, graph[WORD].batch, others[order], other_batch[order], num)
-        # a tweet without visual evidence or knowledge keeps exactly its text states
+        # a tweet without visual evidence, gazetteer matches or text evidence keeps exactly its text states
         has_evidence = sum(torch.bincount(b, minlength=num) for t, b in node_batch.items() if t != WORD) > 0  # (B,)
         if self.config.fuse_without_evidence:
             has_evidence = torch.ones_like(has_evidence)

@@ -3,8 +3,9 @@
 Visual tokens, whatever their source, reach a model as ``(B, R, H)`` tokens and a
 ``(B, R)`` mask, where a tweet without evidence has no valid token at all:
 
-- ``caption``: the encoder states of every piece of an evidence row (the caption
-  and the object labels, read by the text encoder: offline);
+- ``caption``: the encoder states of every piece of an evidence row (the caption,
+  the object labels and the text sources such as knowledge, read by the text
+  encoder: offline; what does not fit in ``max_length`` is cut);
 - ``objects``: the state of each object label's first piece in that row;
 - ``grid``: cached region features of a vision backbone (``graphmner
   extract-features``), projected to the encoder's width.
@@ -23,7 +24,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import to_dense_batch
 
 from graphmner.data.labels import LabelVocab
-from graphmner.evidence.visual import VisualEvidence, evidence_words
+from graphmner.evidence.visual import EvidenceSources, VisualEvidence, evidence_words
 from graphmner.featurize import Batch, Example, Featurizer
 from graphmner.fields import at_least, one_of
 from graphmner.models.base import Tagger, TaggerConfig
@@ -34,8 +35,9 @@ VISUAL_TOKENS = ("caption", "objects", "grid")
 
 @dataclass
 class VisualTaggerConfig(TaggerConfig):
-    # visual evidence sources: captions (offline), detections, features (graphmner extract-features)
-    evidence: list[str] = field(default_factory=lambda: ["captions"])
+    # evidence sources: captions (offline), detections, features (graphmner extract-features), and text that
+    # names things: knowledge (PGIM), descriptions (mPLUG-Owl), knowledge_gmner (RiVEG), read as caption tokens
+    evidence: EvidenceSources = field(default_factory=lambda: ["captions"])
     # "caption" (evidence text through the encoder, offline), "objects", or "grid" (evidence must include features)
     visual_tokens: Annotated[str, one_of(*VISUAL_TOKENS)] = "caption"
     # width of cached region features (grid tokens): 2048 for resnet152, 768 for vit_b_16
@@ -69,7 +71,7 @@ class VisualFeaturizer(Featurizer):
                                      f"--features) comes from another backbone than the model's")
                 ex.extra["image_grid"] = ev.grid
             return
-        texts = [evidence_words(e) for e in evidence]  # (words, object -> word index)
+        texts = [evidence_words(e, with_texts=True) for e in evidence]  # (words, object -> word index)
         for ex, (_, object_word), pieces in zip(examples, texts, self.pieces([w for w, _ in texts])):
             row, starts = self.fit_row(pieces)
             if self.visual_tokens == "objects":  # objects whose word does not fit in the row are left out

@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,16 +20,9 @@ import torch
 from torch import Tensor
 
 from graphmner.evidence.image_types import IMAGE_TYPES, TYPE_NAMES
-from graphmner.nn.encoders import load_encoder, load_tokenizer
+from graphmner.nn.sentence import SentenceEmbedder, cache_root
 
 log = logging.getLogger(__name__)
-
-
-def _mean_pool(hidden: Tensor, mask: Tensor) -> Tensor:
-    """Sentence-transformers' pooling: the mean of the token states, unit length. ``(B, L, H) -> (B, H)``."""
-    mask = mask.unsqueeze(-1).to(hidden.dtype)
-    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-    return torch.nn.functional.normalize(pooled, dim=-1)
 
 
 class ImageTypeClassifier:
@@ -42,22 +34,15 @@ class ImageTypeClassifier:
     """
 
     def __init__(self, encoder: str = "minilm", batch_size: int = 128, device: str = "cpu"):
-        self.name, self.batch_size, self.device = encoder, batch_size, device
-        self.tokenizer = load_tokenizer(encoder)
-        self.model = load_encoder(encoder).to(device).eval()
+        self.name = encoder
+        self.embedder = SentenceEmbedder(encoder, batch_size, device, max_length=64)
         prototypes = [p for protos in IMAGE_TYPES.values() for p in protos]
         self.owner = torch.tensor([i for i, protos in enumerate(IMAGE_TYPES.values()) for _ in protos])
         self.prototypes = self.embed(prototypes)  # (P, H)
 
-    @torch.no_grad()
     def embed(self, texts: Sequence[str]) -> Tensor:
         """Unit-length sentence embeddings ``(N, H)``."""
-        out = []
-        for start in range(0, len(texts), self.batch_size):
-            enc = self.tokenizer(list(texts[start:start + self.batch_size]), padding=True, truncation=True,
-                                 max_length=64, return_tensors="pt").to(self.device)
-            out.append(_mean_pool(self.model(**enc).last_hidden_state, enc["attention_mask"]).cpu())
-        return torch.cat(out) if out else torch.zeros(0, self.prototypes.shape[1])
+        return self.embedder.embed(texts)
 
     def scores(self, captions: Sequence[str]) -> Tensor:
         """Per caption, each type's best prototype similarity ``(N, T)``, in [-1, 1]."""
@@ -75,8 +60,7 @@ def caption_types(captions: dict[str, str], encoder: str = "minilm", cache_dir: 
     """
     ids = sorted(i for i, c in captions.items() if c)
     key = hashlib.sha1(json.dumps([encoder, IMAGE_TYPES, [(i, captions[i]) for i in ids]]).encode()).hexdigest()[:16]
-    cache = Path(cache_dir or os.environ.get("GRAPHMNER_CACHE") or Path.home() / ".cache" / "graphmner")
-    cache = cache / f"image_types-{key}.json"
+    cache = cache_root(cache_dir) / f"image_types-{key}.json"
     if cache.is_file():
         return json.loads(cache.read_text(encoding="utf-8"))
     classifier = ImageTypeClassifier(encoder)

@@ -15,7 +15,7 @@ class SourceReport:
     and entries for images no tweet of the dataset refers to (``without_tweet``).
     """
 
-    kind: str  # "captions" | "detections" | "features"
+    kind: str  # an evidence source: "captions" | "detections" | "features" | "knowledge" | ...
     path: str
     entries: int = 0
     duplicates: int = 0
@@ -33,7 +33,8 @@ class SourceReport:
 
     def summary(self) -> str:
         text = f"{self.kind} {self.path}: {self.entries} images"
-        for n, what in ((self.empty, "with an empty caption"), (self.unreadable, "unreadable (no evidence)"),
+        empty = "with an empty caption" if self.kind == "captions" else "with an empty text"
+        for n, what in ((self.empty, empty), (self.unreadable, "unreadable (no evidence)"),
                         (self.without_tweet, "that no tweet refers to (unused)")):
             if n:
                 text += f", {n} {what}"

@@ -197,3 +197,61 @@ def test_an_evidence_record_of_the_wrong_shape_names_the_file_and_key(tmp_path, 
     (tmp_path / "evidence.json").write_text("{not json")
     with pytest.raises(ValueError, match="evidence.json: not a JSON evidence record"):
         load_evidence_record(tmp_path)
+
+
+def test_text_evidence_is_read_per_source_counted_and_never_filled_in(tmp_path):
+    """A tweet without an entry, an empty text: no evidence from that source, counted; the file's own
+    counts (entries, repeats, texts for no tweet) are in its report; sources keep the order selected."""
+    import json
+
+    from graphmner.data.datasets import load_dataset
+    from graphmner.evidence.visual import dataset_evidence
+
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"{split}.txt").write_text(f"IMGID:{split}1\nParis\tB-LOC\n\nIMGID:{split}2\nx\tO\n")
+    lines = [{"image_id": "train1", "text": "Named entities: 1. Paris (city)"}, {"image_id": "train2", "text": " "},
+             {"image_id": "test1", "text": "Paris."}, {"image_id": "stray", "text": "Rome."}]
+    (tmp_path / "knowledge_pgim.jsonl").write_text("\n".join(json.dumps(e) for e in lines + lines[:1]) + "\n")
+    (tmp_path / "descriptions_owl.jsonl").write_text(json.dumps({"image_id": "train1", "text": "A city."}) + "\n")
+    files: list = []
+    evidence, reports = dataset_evidence(load_dataset("mine", tmp_path), ["descriptions", "knowledge"],
+                                         source_reports=files)
+    assert [f.kind for f in files] == ["descriptions", "knowledge"]
+    assert files[1].as_dict() == {"entries": 4, "duplicates_skipped": 1, "empty": 1, "unreadable": 0,
+                                  "without_tweet": 1, "placeholder_caption": 0}
+    assert list(evidence["train"][0].texts) == ["descriptions", "knowledge"]
+    assert evidence["train"][1].is_empty and evidence["valid"][0].is_empty  # a blank text, no entry
+    assert reports["train"].as_dict()["with_knowledge"] == 1 and reports["train"].empty == 1
+    assert reports["test"].with_text == {"descriptions": 0, "knowledge": 1}
+
+
+def test_a_missing_text_evidence_file_names_what_makes_it(tmp_path):
+    from graphmner.data.datasets import load_dataset
+    from graphmner.evidence.visual import dataset_evidence
+
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"{split}.txt").write_text("IMGID:a\nx\tO\n")
+    with pytest.raises(FileNotFoundError, match="evidence 'knowledge' needs knowledge_pgim.jsonl in .*"
+                                                "data_prep/bundle_text_evidence.py"):
+        dataset_evidence(load_dataset("mine", tmp_path), ["knowledge"])
+
+
+def test_evidence_words_add_texts_as_written_only_when_asked():
+    evidence = VisualEvidence("i", caption="a stadium", texts={"knowledge": "Named entities: 1. Citi Field"})
+    evidence.objects.extend(caption_concepts("a stadium"))
+    assert evidence_words(evidence)[0] == ["a", "stadium"]
+    assert evidence_words(evidence, with_texts=True)[0] == ["a", "stadium", "Named", "entities:", "1.", "Citi",
+                                                             "Field"]
+
+
+def test_new_tweets_without_given_knowledge_get_none_counted():
+    from graphmner.evidence.making import EvidenceMaker
+
+    tweets = [Tweet("1", ["Paris"], None, image_id="a"), Tweet("2", ["Rome"], None, image_id="b")]
+    maker = EvidenceMaker(["captions", "knowledge"], captions={"a": "a city"},
+                          texts={"knowledge": {"b": "Named entities: 1. Rome (city)"}})
+    evidence, report = maker(tweets, {})
+    assert evidence[0].texts == {} and evidence[1].texts == {"knowledge": "Named entities: 1. Rome (city)"}
+    assert report.with_text == {"knowledge": 1} and report.empty == 0
+    evidence, report = EvidenceMaker(["knowledge"])(tweets, {})
+    assert report.with_text == {"knowledge": 0} and report.empty == 2

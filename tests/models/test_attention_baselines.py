@@ -91,3 +91,8 @@ def test_unknown_options_are_errors(tiny_labels):
     t.model_changes = {"visual_tokens": "pixels"}
     with pytest.raises(ValueError, match=r"'model.visual_tokens': 'pixels' is not allowed \(must be one of caption"):
         t.make(tiny_labels)
+
+
+class TestUMTKnowledge(BaseModelTest):
+    model_name = "umt"
+    model_changes = {"visual_tokens": "caption", "heads": 2, "evidence": ["captions", "knowledge"]}

@@ -180,3 +180,44 @@ class TestGraphMNERDenseEdges(TestGraphMNERKnowledge):
 class TestGraphMNERWordShape(BaseModelTest):
     model_name = "graphmner"
     model_changes = {"fusion": "gnn", "channels": 32, "heads": 2, "knowledge": False, "word_shape": True}
+
+
+# Text evidence that names things (PGIM's knowledge) as candidate and sentence nodes, with the captions
+class TestGraphMNERTextEvidence(BaseModelTest):
+    model_name = "graphmner"
+    model_changes = {"fusion": "gnn", "channels": 32, "heads": 2, "knowledge": False,
+                     "evidence": ["captions", "knowledge"]}
+
+
+class TestGraphMNERTextEvidenceDense(BaseModelTest):
+    model_name = "graphmner"
+    model_changes = {"fusion": "dense_edges", "channels": 32, "heads": 2, "knowledge": False,
+                     "evidence": ["knowledge"], "text_nodes": ["candidates"]}
+
+
+def test_text_evidence_nodes_carry_frozen_embeddings_and_reach_the_words(tiny_data, tiny_labels):
+    t = TestGraphMNERTextEvidence()
+    t.model_changes = {**t.model_changes, "evidence": ["knowledge"], "gate_init": 0.0}
+    model = t.make(tiny_labels).eval()
+    examples = t.examples(model, tiny_data, "test")
+    graph = model.featurizer().collate(examples).extra["graph"]
+    # the last tiny test tweet has no knowledge: its graph has no candidates, the others do
+    assert examples[-1].extra["graph"]["candidate"].num_nodes == 0
+    assert all(ex.extra["graph"]["candidate"].num_nodes > 0 for ex in examples[:-1])
+    assert graph["candidate"].x.shape == (graph["candidate"].num_nodes, 384)  # MiniLM's sentence width
+    assert torch.allclose(graph["sentence"].x.norm(dim=1), torch.ones(graph["sentence"].num_nodes), atol=1e-5)
+    batch = model.featurizer().collate(examples)
+    fused, text = model.word_representations(batch), model.text_states(batch)
+    last = len(batch.tweets[-1])
+    assert torch.equal(fused[-1, :last], text[-1, :last])  # no knowledge, no caption: the text path
+    assert not torch.allclose(fused[0, :len(batch.tweets[0])], text[0, :len(batch.tweets[0])])
+    assert "text_project.0.weight" not in TestGraphMNERGNN().make(tiny_labels).state_dict()
+
+
+def test_an_unknown_evidence_source_is_a_config_error():
+    from graphmner.fields import ConfigError
+    from graphmner.models.graphmner import GraphMNERConfig
+
+    with pytest.raises(ConfigError, match="an item 'knowlege': must be one of captions, detections, features, "
+                                          "knowledge, descriptions, knowledge_gmner"):
+        GraphMNERConfig.from_dict({"evidence": ["captions", "knowlege"]})
