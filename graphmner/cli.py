@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                                 "it, training into one is an error)")
     train.add_argument("--experiment", help="MLflow experiment name")
     train.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    train.add_argument("--evidence", help="visual evidence of multimodal models: captions[,detections][,features] "
+    train.add_argument("--evidence", help="evidence of multimodal models: captions[,detections][,features] and "
+                                          "text that names things: [,knowledge][,descriptions][,knowledge_gmner]; "
                                           "or none")
     train.add_argument("--evidence-shuffle", action="store_true",
                        help="control: each tweet gets another tweet's evidence")
@@ -116,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     bg.add_argument("--dataset", help="twitter2015 | twitter2017 (default), or a name for --data-dir")
     bg.add_argument("--data-dir")
     bg.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    bg.add_argument("--evidence", default="captions", help="captions[,detections] or none")
+    bg.add_argument("--evidence", default="captions",
+                    help="captions[,detections][,knowledge,descriptions,knowledge_gmner] or none")
     bg.add_argument("--detections", help="detection cache from graphmner detect")
     bg.add_argument("--cross-edges", default="all", choices=("all", "match"))
     bg.add_argument("--output", required=True, help="graphs file (torch format, loads with weights_only=True)")
@@ -124,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     bg.add_argument("--networkx-output", help="where (default: next to --output)")
     bg.add_argument("--no-knowledge", action="store_true",
                     help="leave out the knowledge (gazetteer) nodes, as model.knowledge=false")
+    bg.add_argument("--text-nodes", default="candidates,sentences",
+                    choices=("candidates,sentences", "candidates", "sentences"),
+                    help="what text evidence becomes, as model.text_nodes (default both)")
 
     co = sub.add_parser("compare", help="is B better than A? F1 of both, the difference, its 95%% interval and a "
                                         "p-value from a paired bootstrap over tweets",

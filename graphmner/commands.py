@@ -20,7 +20,7 @@ from graphmner.data.datasets import load_dataset
 from graphmner.data.labels import tags_to_spans
 from graphmner.eval.metrics import entity_scores, format_report
 from graphmner.eval.significance import compare_files, prediction_file
-from graphmner.evidence.visual import dataset_evidence, parse_sources
+from graphmner.evidence.visual import TEXT_SOURCES, dataset_evidence, parse_sources
 from graphmner.graph.builder import GraphConfig, build_graph
 from graphmner.graph.export import graph_keys, save_graphs, to_networkx
 from graphmner.graph.knowledge import load_gazetteer
@@ -168,7 +168,8 @@ def build_graphs(args: argparse.Namespace) -> int:
     data = load_dataset(args.dataset, args.data_dir, splits=(args.split,))
     sources = parse_sources(args.evidence)
     evidence = dataset_evidence(data, sources, detections=args.detections)[0][args.split]
-    tweets, config = data[args.split], GraphConfig(cross_edges=args.cross_edges)
+    text_nodes = tuple(args.text_nodes.split(",")) if any(s in TEXT_SOURCES for s in sources) else ()
+    tweets, config = data[args.split], GraphConfig(cross_edges=args.cross_edges, text_nodes=text_nodes)
     if not args.no_knowledge:  # graphmner's default graph has knowledge nodes
         config.knowledge = load_gazetteer()
     start = time.perf_counter()
@@ -178,6 +179,7 @@ def build_graphs(args: argparse.Namespace) -> int:
     shared = [k for k in keys if "#" in k]
     save_graphs(args.output, graphs, {"dataset": data.name, "split": args.split, "evidence": sources,
                                       "cross_edges": args.cross_edges, "knowledge": not args.no_knowledge,
+                                      "text_nodes": list(text_nodes),
                                       "keys_of_shared_ids": shared})
     print(f"{len(graphs)} graphs of {data.name}/{args.split} in {seconds:.2f}s "
           f"({len(graphs) / seconds:.0f} tweets/s) -> {args.output}")

@@ -114,6 +114,11 @@ def test_build_graphs_with_networkx_export(tmp_path, capsys):
                  "--networkx", "16_05_01_360", "--no-knowledge"]) == 0
     exported = json.loads((tmp_path / "graphs.16_05_01_360.json").read_text())
     assert {n["type"] for n in exported["nodes"]} == {"word", "object"} and load_graphs(out)[1]["knowledge"] is False
+    assert main(["build-graphs", "--data-dir", str(TINY_DATA), "--split", "test", "--output", str(out),
+                 "--networkx", "16_05_01_360", "--evidence", "knowledge", "--text-nodes", "candidates"]) == 0
+    exported = json.loads((tmp_path / "graphs.16_05_01_360.json").read_text())
+    assert {n["type"] for n in exported["nodes"]} == {"word", "knowledge", "candidate"}
+    assert load_graphs(out)[1]["text_nodes"] == ["candidates"]
 
 
 def test_build_graphs_keeps_every_tweet_of_a_shared_image(tmp_path, capsys):

@@ -3,8 +3,9 @@
 ``save_graphs``/``load_graphs`` store each tweet's graph as plain tensors
 (node counts, edge indices, edge attributes), readable with
 ``torch.load(weights_only=True)``: nothing is unpickled. ``to_networkx`` gives
-one tweet's graph with readable node names (``w3:Bears``, ``o1:chicago``) and
-edge types, for drawing and inspection.
+one tweet's graph with readable node names and texts (words ``w3``, objects
+``o1``, gazetteer matches ``k0``, candidates ``c0`` and sentences ``s2`` of text
+evidence) and edge types, for drawing and inspection.
 """
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ import torch
 from torch_geometric.data import HeteroData
 
 from graphmner.data.conll import Tweet
-from graphmner.evidence.visual import CONCEPT_KINDS, VisualEvidence, concept_kind
-from graphmner.graph.builder import KNOWLEDGE, NAMES, OBJECT, WORD
+from graphmner.evidence.visual import CONCEPT_KINDS, TEXT_SOURCES, VisualEvidence, concept_kind
+from graphmner.graph.builder import CANDIDATE, KNOWLEDGE, NAMES, OBJECT, SENTENCE, WORD, text_node_texts
+from graphmner.graph.evidence_text import CANDIDATE_KINDS
 from graphmner.graph.knowledge import KNOWLEDGE_KINDS
 
-_NODE_KEYS = ("box", "has_box", "score", "kind")
+_NODE_KEYS = ("box", "has_box", "score", "kind", "source")
 
 
 def graph_to_dict(graph: HeteroData) -> dict:
@@ -69,8 +71,11 @@ def to_networkx(tweet: Tweet, evidence: VisualEvidence | None, graph: HeteroData
 
     Nodes ``w{i}`` (``type="word"``, ``text``, ``tag``), ``o{j}`` (``type="object"``,
     ``text``, ``source``, ``kind``, ``score``, ``box``) and, with knowledge nodes, ``k{j}``
-    (``type="knowledge"``, ``kind``, ``text`` = the words matched); edges carry ``type`` (``next``,
-    ``sees``, ``seen_by``, ``near``, ``names``, ``named_by``) and, for cross-modal edges, ``exact``/``partial``.
+    (``type="knowledge"``, ``kind``, ``text`` = the words matched) and, with text evidence, ``c{j}``
+    (``type="candidate"``, ``text`` = "surface (hint)", ``kind``, ``source``) and ``s{j}``
+    (``type="sentence"``, ``text``, ``source``); edges carry ``type`` (``next``, ``sees``, ``seen_by``,
+    ``near``, ``names``, ``named_by``, ``mentions``, ``mentioned_by``, ``about``, ``in``) and, where the
+    edge type has match features, ``exact``/``partial``.
     """
     objects = evidence.objects if evidence is not None else []
     g = nx.MultiDiGraph(tweet_id=tweet.id, caption=(evidence.caption if evidence is not None else None) or "")
@@ -90,6 +95,14 @@ def to_networkx(tweet: Tweet, evidence: VisualEvidence | None, graph: HeteroData
         for j, kind in enumerate(graph[KNOWLEDGE].kind.tolist()):
             g.add_node(f"k{j}", type=KNOWLEDGE, kind=KNOWLEDGE_KINDS[kind],
                        text=" ".join(tweet.tokens[w] for w in sorted(covered.get(j, []))))
+    if CANDIDATE in graph.node_types:  # the builder's node order: both halves parsed, the kept ones used
+        candidates, sentences = text_node_texts(evidence)
+        prefix.update({CANDIDATE: "c", SENTENCE: "s"})
+        for j, (source, candidate) in enumerate(candidates[:graph[CANDIDATE].num_nodes]):
+            g.add_node(f"c{j}", type=CANDIDATE, text=candidate.text, kind=CANDIDATE_KINDS[candidate.kind],
+                       source=TEXT_SOURCES[source])
+        for j, (source, sentence) in enumerate(sentences[:graph[SENTENCE].num_nodes]):
+            g.add_node(f"s{j}", type=SENTENCE, text=sentence, source=TEXT_SOURCES[source])
     for src_type, relation, dst_type in graph.edge_types:
         store = graph[(src_type, relation, dst_type)]
         attrs = store.edge_attr.tolist() if "edge_attr" in store else None

@@ -40,3 +40,26 @@ def test_networkx_export_has_knowledge_nodes():
     assert known == {"k0": ("New York", "place"), "k1": ("Kawhi", "first name")}
     assert {(a, b) for a, b, d in g.edges(data=True) if d["type"] == "names"} == {("k0", "w2"), ("k0", "w3"),
                                                                                    ("k1", "w0")}
+
+
+def test_text_evidence_nodes_export_with_their_texts_and_survive_a_round_trip(tmp_path):
+    from graphmner.data.conll import Tweet
+    from graphmner.evidence.visual import VisualEvidence
+    from graphmner.graph.builder import CANDIDATE, CANDIDATE_MENTIONS, GraphConfig
+    from tests.graph.test_evidence_text import PGIM
+
+    tweet = Tweet("t", "Night at #CitiField".split(), ["O", "O", "B-LOC"])
+    ev = VisualEvidence("t", texts={"knowledge": PGIM})
+    graph = build_graph(tweet, ev, GraphConfig(text_nodes=("candidates", "sentences")))
+    g = to_networkx(tweet, ev, graph)
+    assert g.nodes["c0"] == {"type": "candidate", "text": "Citifield (stadium/venue)", "kind": "location",
+                             "source": "knowledge"}
+    assert g.nodes["s2"]["text"] == "The image shows a selfie." and g.nodes["s2"]["source"] == "knowledge"
+    assert [(a, b, d["exact"]) for a, b, d in g.edges(data=True) if d["type"] == "mentions" and a[0] == "c"] == [
+        ("c0", "w2", 1.0)]
+    only_reasoning = build_graph(tweet, ev, GraphConfig(text_nodes=("sentences",)))
+    assert not [n for n in to_networkx(tweet, ev, only_reasoning) if n.startswith("c")]
+    save_graphs(tmp_path / "g.pt", {"t": graph})
+    loaded = load_graphs(tmp_path / "g.pt")[0]["t"]
+    assert torch.equal(loaded[CANDIDATE].kind, graph[CANDIDATE].kind)
+    assert torch.equal(loaded[CANDIDATE_MENTIONS].edge_attr, graph[CANDIDATE_MENTIONS].edge_attr)
