@@ -154,8 +154,16 @@ class GraphFeaturizer(Featurizer):
     def _embed_text_nodes(self, examples: list[Example], evidence: Sequence[VisualEvidence]) -> None:
         """``x`` ``(N, E)`` of every candidate and sentence node: its text's frozen embedding."""
         nodes = [text_node_texts(ev, self.graph_config.text_nodes) for ev in evidence]
-        texts = [c.text for cands, _ in nodes for _, c in cands] + [t for _, sents in nodes for _, t in sents]
-        embedded = embed_texts(texts, self.text_encoder)
+        # one cached set per source and node kind, so that runs selecting other sources or halves reuse it
+        groups: dict[tuple[int, str], list[str]] = {}
+        for candidates, sentences in nodes:
+            for source, candidate in candidates:
+                groups.setdefault((source, "candidates"), []).append(candidate.text)
+            for source, sentence in sentences:
+                groups.setdefault((source, "sentences"), []).append(sentence)
+        embedded: dict[str, Tensor] = {}
+        for texts in groups.values():
+            embedded.update(embed_texts(texts, self.text_encoder))
         width = embedding_width(self.text_encoder) if not embedded else len(next(iter(embedded.values())))
         for ex, (candidates, sentences) in zip(examples, nodes):
             graph = ex.extra["graph"]
