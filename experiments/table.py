@@ -17,7 +17,8 @@ that a study's figures can be re-derived without the store or the folders. Rows 
 and the others are listed on stderr. One regime per table: rows from different devices (a CPU, a GPU
 model) or encoder weights are refused unless ``--mix-regimes``, and the regime is printed under the
 table. ``--curves`` prints each run's dev F1 after every epoch; ``--patience 2,3,5`` what early
-stopping with each patience would keep and cost on those curves (the choice of a recipe). ``--write``
+stopping with each patience would keep and cost on those curves (the choice of a recipe); ``--cost``
+the seconds per epoch of each variant and, with ``--reference``, their ratio to it. ``--write``
 replaces the text between ``<!-- table:SECTION -->``
 and ``<!-- /table:SECTION -->``, so that no figure in a page is typed by hand. Dev is shown beside
 test: decisions are taken on dev.
@@ -351,6 +352,31 @@ def patience_table(records: list[dict], patiences: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cost_table(records: list[dict], reference: str | None = None) -> str:
+    """Seconds per epoch (training and the dev pass; mean over every epoch of every run) per variant and
+    dataset, and the ratio to the ``reference`` variant on the same dataset. One regime: the runs' devices
+    are printed under the table, and rows of different devices are refused as :func:`markdown` refuses them."""
+    rows: dict[tuple[str, str], list[float]] = {}
+    devices = sorted({r.get("device", "?") for r in records if r.get("epoch_seconds")})
+    if len(devices) > 1:
+        raise SystemExit(f"runs from different devices ({', '.join(devices)}): one regime per cost table")
+    for r in records:
+        if r.get("epoch_seconds"):
+            rows.setdefault((r["variant"], r["dataset"]), []).extend(r["epoch_seconds"])
+    if not rows:
+        raise SystemExit("no run with epoch seconds")
+    lines = ["| variant | dataset | epochs timed | s / epoch |" + (f" × {reference} |" if reference else ""),
+             "|---|---|---|---|" + ("---|" if reference else "")]
+    for (variant, dataset), seconds in rows.items():
+        mean = statistics.fmean(seconds)
+        line = f"| {variant} | {dataset} | {len(seconds)} | {mean:.0f} |"
+        if reference:
+            base = rows.get((reference, dataset))
+            line += f" {mean / statistics.fmean(base):.2f} |" if base else " – |"
+        lines.append(line)
+    return "\n".join(lines) + f"\n\nDevice: {devices[0]}.\n"
+
+
 def write_section(path: Path, section: str, text: str) -> None:
     """Replace the text between the section's markers in ``path``."""
     start, end = f"<!-- table:{section} -->", f"<!-- /table:{section} -->"
@@ -375,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--curves", action="store_true", help="dev F1 after every epoch, one row per run")
     parser.add_argument("--patience", metavar="P1,P2", help="what early stopping with each patience would keep "
                         "and cost on the runs' dev curves (the recipe study)")
+    parser.add_argument("--cost", action="store_true", help="seconds per epoch per variant (with --reference: the "
+                                                            "ratio to that variant)")
     parser.add_argument("--mix-regimes", action="store_true", help="tabulate rows of different devices or encoders")
     parser.add_argument("--reference", metavar="VARIANT", help="mark every other row against this one on test "
                         "(difference, tweet-level and seed-level p-values)")
@@ -395,8 +423,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.export:
         args.export.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
         print(f"{len(records)} runs -> {args.export}")
-    if args.curves or args.patience:
-        text = curves(records) if args.curves else patience_table(records, [int(p) for p in args.patience.split(",")])
+    if args.curves or args.patience or args.cost:
+        if args.cost:
+            text = cost_table(records, args.reference)
+        elif args.curves:
+            text = curves(records)
+        else:
+            text = patience_table(records, [int(p) for p in args.patience.split(",")])
         if args.write:
             write_section(args.write, args.section or parser.error("--write needs --section"), text)
         print(text, end="")

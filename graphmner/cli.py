@@ -1,4 +1,4 @@
-"""``graphmner`` command line: train, evaluate, predict, detect, extract-features, build-graphs.
+"""``graphmner`` command line: train, evaluate, predict, knowledge, detect, extract-features, build-graphs, compare.
 
 A thin face over the package: this module parses the flags, :mod:`graphmner.commands` calls the
 Python API (:func:`~graphmner.training.run.run_training`, :class:`~graphmner.predictor.Predictor`,
@@ -40,8 +40,9 @@ def fraction(text: str) -> float:
 
 
 # command -> its function in graphmner.commands
-COMMANDS = {"train": "train", "evaluate": "evaluate_command", "predict": "predict", "detect": "detect",
-            "extract-features": "extract_features_command", "build-graphs": "build_graphs", "compare": "compare"}
+COMMANDS = {"train": "train", "evaluate": "evaluate_command", "predict": "predict", "knowledge": "knowledge",
+            "detect": "detect", "extract-features": "extract_features_command", "build-graphs": "build_graphs",
+            "compare": "compare"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--evidence-shuffle", action="store_true",
                     help="control: every tweet gets another tweet's evidence (the same derangement as training's)")
     ev.add_argument("--shuffle-seed", type=integer(0), default=1, help="seeds --evidence-shuffle")
+    ev.add_argument("--output-dir", help="score dev and test and write DIR/run.json and DIR/predictions/: the "
+                                         "evaluation as a row of a results table (experiments/table.py --runs-dir)")
+    ev.add_argument("--variant", help="with --output-dir: the row's name (default: the trained run's variant "
+                                      "plus .eval-none, .eval-shuffled, ...)")
+    ev.add_argument("--overwrite", action="store_true", help="with --output-dir: replace an evaluation there")
 
     de = sub.add_parser("detect", help="run a YOLO detector over an image folder once and cache the objects")
     de.add_argument("--image-dir", required=True)
@@ -130,6 +136,24 @@ def build_parser() -> argparse.ArgumentParser:
                     choices=("candidates,sentences", "candidates", "sentences"),
                     help="what text evidence becomes, as model.text_nodes (default both)")
 
+    kn = sub.add_parser("knowledge", help="write PGIM-style knowledge for new tweets with a local language model",
+                        description="Prompts a causal language model with each tweet, its image caption and the "
+                                    "most similar training tweets with their bundled knowledge as examples; "
+                                    "greedy decoding. --input writes JSON Lines that predict --knowledge-file "
+                                    "and training (--data-dir) read; tweets the file holds are skipped.")
+    kn.add_argument("--lm", required=True, help="an instruction-following causal LM: Hugging Face name or path")
+    kn.add_argument("--text", help="one tweet's text: print its knowledge as JSON")
+    kn.add_argument("--caption", help="with --text: the image's caption")
+    kn.add_argument("--input", help="a CoNLL file of tweets (tags optional, never read)")
+    kn.add_argument("--captions", help="with --input: a caption file (<id>.jpg :<caption> lines)")
+    kn.add_argument("--output", help="with --input: the knowledge file (appended; it is the cache)")
+    kn.add_argument("--examples-from", default="twitter2017",
+                    help="corpus whose training tweets and knowledge are the examples: a bundled name, a folder "
+                         "of the same layout with knowledge_pgim.jsonl, or none")
+    kn.add_argument("--shots", type=integer(0), default=2, help="examples per prompt, the most similar tweets")
+    kn.add_argument("--max-new-tokens", type=integer(1), default=200)
+    kn.add_argument("--device", default="auto")
+
     co = sub.add_parser("compare", help="is B better than A? F1 of both, the difference, its 95%% interval and a "
                                         "p-value from a paired bootstrap over tweets",
                         description="A and B: run folders (their predictions/SPLIT.conll) or prediction files of "
@@ -151,9 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--image", help="with --text: the tweet's image (detected / featurised / captioned as the "
                                     "model's training images were)")
     pr.add_argument("--caption", help="with --text: the image's caption (models trained with captions)")
+    pr.add_argument("--knowledge", help="with --text: the tweet's knowledge text (models trained with "
+                                        "--evidence knowledge; graphmner knowledge writes one)")
     pr.add_argument("--output", help="with --input: write token[<TAB>gold]<TAB>predicted CoNLL here")
     pr.add_argument("--image-dir", help="with --input: where <IMGID>.jpg are")
     pr.add_argument("--captions", help="with --input: a caption file (<id>.jpg :<caption> lines)")
+    pr.add_argument("--knowledge-file", help="with --input: knowledge per image id, JSON Lines "
+                                             "{\"image_id\", \"text\"} (as graphmner knowledge writes)")
     pr.add_argument("--captioner", help="an image captioner (hub name or path, e.g. Salesforce/blip2-opt-2.7b) "
                                         "for images without a caption")
     pr.add_argument("--detections", help="a detection cache to look images up in first")

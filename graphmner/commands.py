@@ -15,19 +15,23 @@ import networkx as nx
 import torch
 
 from graphmner.config import load_config
-from graphmner.data.conll import check_entity_types, read_conll, write_conll
+from graphmner.data.conll import Tweet, check_entity_types, read_conll, write_conll
 from graphmner.data.datasets import load_dataset
 from graphmner.data.labels import tags_to_spans
+from graphmner.data.text_evidence import read_text_evidence
+from graphmner.data.tokenize import tokenize_tweet
 from graphmner.eval.metrics import entity_scores, format_report
 from graphmner.eval.significance import compare_files, prediction_file
 from graphmner.evidence.visual import TEXT_SOURCES, dataset_evidence, parse_sources
 from graphmner.graph.builder import GraphConfig, build_graph
 from graphmner.graph.export import graph_keys, save_graphs, to_networkx
 from graphmner.graph.knowledge import load_gazetteer
+from graphmner.knowledge_writer import KnowledgeWriter, demonstrations_from
 from graphmner.predictor import Predictor
+from graphmner.training.callbacks import RUN_RECORD, run_record
 from graphmner.training.distributed import dist_env
-from graphmner.training.run import run_training
-from graphmner.training.trainer import evaluate
+from graphmner.training.run import run_source, run_training
+from graphmner.training.trainer import device_name, evaluate, resolve_device
 from graphmner.vision.captions import read_captions
 from graphmner.vision.detector import detect_images
 from graphmner.vision.features import extract_features
@@ -83,9 +87,12 @@ def train(args: argparse.Namespace) -> int:
 def evaluate_command(args: argparse.Namespace) -> int:
     predictor = Predictor.from_pretrained(args.model_dir, args.device)
     model, device = predictor.model, predictor.device
-    data = load_dataset(args.dataset, args.data_dir, splits=(args.split,))
-    check_entity_types(data[args.split], model.labels.entity_types, f"the model's labels ({args.model_dir})")
-    evidence, condition = None, ""
+    # with --output-dir: both dev and test, as a results table shows them, and a run record of its own
+    splits = ("valid", "test") if args.output_dir else (args.split,)
+    data = load_dataset(args.dataset, args.data_dir, splits=splits)
+    for split in splits:
+        check_entity_types(data[split], model.labels.entity_types, f"the model's labels ({args.model_dir})")
+    evidence, condition, sources = None, "", model.evidence_sources
     if model.needs_evidence:
         # a control for a trained model: does it rely on its evidence? Evaluate it with none, with fewer
         # sources than it was trained with, or with every tweet given another tweet's evidence
@@ -98,26 +105,64 @@ def evaluate_command(args: argparse.Namespace) -> int:
         # captions shared by many images count as none, with the threshold the model was trained with
         placeholder_min = predictor.record.get("captions", {}).get("placeholder_min", 0)
         evidence = dataset_evidence(data, sources, shuffle_seed=shuffle, detections=args.detections,
-                                    features=args.features, placeholder_min=placeholder_min)[0][args.split]
+                                    features=args.features, placeholder_min=placeholder_min)[0]
         condition = f", evidence {'+'.join(sources) or 'none'}" + (" shuffled across tweets" if args.evidence_shuffle
                                                                     else "")
     elif args.evidence is not None or args.evidence_shuffle:
         raise ValueError(f"--evidence / --evidence-shuffle: this {model.name} model reads no evidence")
-    examples = model.featurizer()(data[args.split], evidence)
-    scores, predicted = evaluate(model, examples, args.batch_size, device, desc=args.split)
+    results = {}
+    for split in splits:
+        examples = model.featurizer()(data[split], evidence[split] if evidence is not None else None)
+        results[split] = evaluate(model, examples, args.batch_size, device, desc=split)
+    if args.output_dir:
+        record = write_evaluation(Path(args.output_dir), args, data, sources, results, device_name(device))
+        print(f"{data.name}: dev F1 {100 * results['valid'][0]['f1']:.2f}, test F1 "
+              f"{100 * results['test'][0]['f1']:.2f}{condition} -> {args.output_dir}/{RUN_RECORD} "
+              f"(variant {record['variant']})")
+        return 0
+    scores, predicted = results[args.split]
     if args.output:
         write_conll(args.output, data[args.split], predicted)
     if args.json:
         print(json.dumps(scores, indent=2))
     else:
-        print(f"{data.name} {args.split}: {len(examples)} tweets{condition}")
+        print(f"{data.name} {args.split}: {len(data[args.split])} tweets{condition}")
         print(format_report(scores), end="")
     return 0
 
 
+def write_evaluation(out: Path, args: argparse.Namespace, data, sources: list[str],
+                     results: dict[str, tuple[dict, list]], device: str) -> dict:
+    """``out/predictions/{dev,test}.conll`` and ``out/run.json``: an evaluation as a study's per-run results
+    hold it, named after the trained run (its ``run.json`` and ``config.yaml`` beside ``--model-dir``) plus the
+    evaluation's condition, so that "trained with evidence, evaluated without" is a row of a table."""
+    if (out / RUN_RECORD).is_file() and not args.overwrite:
+        raise FileExistsError(f"{out} holds an evaluation ({RUN_RECORD}): pass --overwrite to replace it")
+    run_dir = Path(args.model_dir).resolve().parent
+    trained = json.loads((run_dir / RUN_RECORD).read_text(encoding="utf-8")) if (run_dir / RUN_RECORD).is_file() \
+        else {}
+    config = trained.get("config") or {}
+    suffix = "eval-shuffled" if args.evidence_shuffle else (
+        f"eval-{'+'.join(sources) or 'none'}" if args.evidence is not None else "eval")
+    variant = args.variant or f"{trained.get('variant') or Path(args.model_dir).resolve().parent.name}.{suffix}"
+    for split, name in (("valid", "dev"), ("test", "test")):
+        write_conll(out / "predictions" / f"{name}.conll", data[split], results[split][1])
+    seed = trained.get("seed", config.get("train", {}).get("seed", 0))
+    tags = {"grid": trained.get("grid"), "run_name": f"{variant}-{data.name.removeprefix('twitter')}-s{seed}",
+            "variant": variant, "dataset": data.name, "seed": str(seed), **run_source()}
+    metrics = {"dev": results["valid"][0], "test": results["test"][0], "device": device}
+    record = run_record(config, metrics, tags, out)
+    record["evaluation"] = {"of": str(run_dir), "trained_variant": trained.get("variant"), "evidence": sources,
+                            "evidence_shuffle": bool(args.evidence_shuffle),
+                            "shuffle_seed": args.shuffle_seed if args.evidence_shuffle else None}
+    (out / RUN_RECORD).write_text(json.dumps(record) + "\n", encoding="utf-8")
+    return record
+
+
 def predict(args: argparse.Namespace) -> int:
-    text_only = {"--image": args.image, "--caption": args.caption}
-    file_only = {"--output": args.output, "--image-dir": args.image_dir, "--captions": args.captions}
+    text_only = {"--image": args.image, "--caption": args.caption, "--knowledge": args.knowledge}
+    file_only = {"--output": args.output, "--image-dir": args.image_dir, "--captions": args.captions,
+                 "--knowledge-file": args.knowledge_file}
     for flag, value in (file_only if args.text is not None else text_only).items():
         if value is not None:
             raise ValueError(f"{flag} goes with {'--input' if args.text is not None else '--text'}")
@@ -125,14 +170,16 @@ def predict(args: argparse.Namespace) -> int:
                                           features=args.features, captioner=args.captioner, detector=args.detector,
                                           batch_size=args.batch_size)
     if args.text is not None:
-        print(json.dumps(predictor(args.text, image=args.image, caption=args.caption), ensure_ascii=False))
+        print(json.dumps(predictor(args.text, image=args.image, caption=args.caption, knowledge=args.knowledge),
+                         ensure_ascii=False))
         return 0
     tweets = read_conll(args.input, allow_untagged=True)
     image_dir = Path(args.image_dir) if args.image_dir else None
     images = {t.image_id: image_dir / f"{t.image_id}.jpg" for t in tweets
               if image_dir and (image_dir / f"{t.image_id}.jpg").is_file()}
     captions = read_captions(args.captions) if args.captions else {}
-    tags = predictor.tag(tweets, images, captions)
+    knowledge = read_text_evidence(args.knowledge_file) if args.knowledge_file else {}
+    tags = predictor.tag(tweets, images, captions, knowledge=knowledge)
     if args.output:
         write_conll(args.output, tweets, tags)
     entities = sum(len(tags_to_spans(t)) for t in tags)
@@ -146,6 +193,30 @@ def predict(args: argparse.Namespace) -> int:
                   f"(it knows {known})")
         else:
             print(format_report(entity_scores([t.tags for t in tweets], tags)), end="")
+    return 0
+
+
+def knowledge(args: argparse.Namespace) -> int:
+    if (args.text is None) == (args.input is None):
+        raise ValueError("give one of --text TEXT or --input CONLL")
+    if args.input is not None and not args.output:
+        raise ValueError("--input needs --output FILE (JSON Lines; tweets it already holds are skipped)")
+    for flag, value in ({"--caption": args.caption} if args.input else {"--captions": args.captions,
+                                                                       "--output": args.output}).items():
+        if value is not None:
+            raise ValueError(f"{flag} goes with {'--text' if args.input else '--input'}")
+    demos = demonstrations_from(args.examples_from) if args.shots and args.examples_from != "none" else []
+    writer = KnowledgeWriter(args.lm, demos, shots=args.shots, max_new_tokens=args.max_new_tokens,
+                             device=str(resolve_device(args.device)))
+    if args.text is not None:
+        print(json.dumps({"text": writer.write_one(" ".join(tokenize_tweet(args.text)), args.caption or "")},
+                         ensure_ascii=False))
+        return 0
+    tweets: list[Tweet] = read_conll(args.input, allow_untagged=True)
+    captions = read_captions(args.captions) if args.captions else {}
+    written = writer.write(tweets, args.output, captions)
+    print(f"{args.input}: knowledge for {written} image(s) written, "
+          f"{len({t.image_id or t.id for t in tweets}) - written} already there -> {args.output}")
     return 0
 
 

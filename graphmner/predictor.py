@@ -8,8 +8,10 @@
 A multimodal model gets the evidence it was trained with, made the way its training
 evidence was made (``model/evidence.json``, see :mod:`graphmner.evidence.making`):
 a caption given or made by a captioner, objects from a detection cache or the same
-detector, features from a feature cache or the same backbone. What cannot be made
-stays empty, is counted and logged, and that tweet is tagged from its text.
+detector, features from a feature cache or the same backbone, and knowledge as given
+(written for new tweets by ``graphmner knowledge``, :mod:`graphmner.knowledge_writer`).
+What cannot be made stays empty, is counted and logged, and that tweet is tagged from
+its text.
 """
 from __future__ import annotations
 
@@ -66,23 +68,32 @@ class Predictor:
         return cls(model, load_evidence_record(model_dir), target, **kwargs)
 
     def evidence(self, tweets: Sequence[Tweet], images: dict[str, Path] | None = None,
-                 captions: dict[str, str] | None = None) -> list[VisualEvidence] | None:
+                 captions: dict[str, str] | None = None, texts: dict[str, dict[str, str]] | None = None
+                 ) -> list[VisualEvidence] | None:
         """The evidence the model was trained with, for these tweets (None for a text-only model);
-        what could not be made is logged."""
-        images, captions = images or {}, captions or {}
+        what could not be made is logged. ``texts``: text source -> image id -> text (``{"knowledge": ...}``)."""
+        images, captions, texts = images or {}, captions or {}, {s: t for s, t in (texts or {}).items() if t}
         if not self.model.needs_evidence:
-            if images or captions:
-                log.warning("images or captions given but unused: this %s model was trained without evidence",
-                            self.model.name)
+            if images or captions or texts:
+                log.warning("images, captions or knowledge given but unused: this %s model was trained without "
+                            "evidence", self.model.name)
             return None
         sources = self.model.evidence_sources
         if captions and "captions" not in sources:
             log.warning("captions given but unused: this %s model was trained with evidence %s", self.model.name,
                         sources)
+        for source in sorted(set(texts) - set(sources)):
+            log.warning("%s given but unused: this %s model was trained with evidence %s", source, self.model.name,
+                        sources)
         maker = EvidenceMaker(sources, self.record, captions, self.captioner, self.detections, self.detector,
-                              self.features, str(self.device))
+                              self.features, str(self.device), texts=texts)
         evidence, report = maker(tweets, images)
         log.info("evidence (%s): %s", ", ".join(sources), report.as_dict())
+        for source, n in report.with_text.items():
+            if n < report.tweets:
+                log.warning("%d of %d tweets have no %s: tagged without it (give it with --knowledge / "
+                            "--knowledge-file; graphmner knowledge writes it)", report.tweets - n, report.tweets,
+                            source)
         if maker.unreadable:
             first = "; ".join(f"{i}: {why}" for i, why in list(maker.unreadable.items())[:3])
             log.warning("%d image(s) could not be read and gave no evidence (%s)", len(maker.unreadable), first)
@@ -96,25 +107,30 @@ class Predictor:
         return evidence
 
     def tag(self, tweets: Sequence[Tweet], images: dict[str, Path] | None = None,
-            captions: dict[str, str] | None = None, desc: str = "predict") -> list[list[str]]:
-        """IOB2 tags for every word of every tweet. ``images`` maps image ids to files, ``captions`` image
-        ids to captions. Gold tags, if the tweets have any, are never read."""
+            captions: dict[str, str] | None = None, desc: str = "predict",
+            knowledge: dict[str, str] | None = None) -> list[list[str]]:
+        """IOB2 tags for every word of every tweet. ``images`` maps image ids to files, ``captions`` and
+        ``knowledge`` image ids to captions and knowledge texts. Gold tags, if the tweets have any, are never
+        read."""
         for path in (images or {}).values():
             if not Path(path).is_file():
                 raise FileNotFoundError(f"image not found: {path}")  # a path the user typed: a mistake, not data
         untagged = [dataclasses.replace(t, tags=None) for t in tweets]
-        evidence = self.evidence(untagged, images, captions)
+        evidence = self.evidence(untagged, images, captions, {"knowledge": knowledge or {}})
         examples = self.model.featurizer()(untagged, evidence)
         return predict(self.model, examples, batch_size=self.batch_size, device=self.device, desc=desc)
 
-    def __call__(self, text: str, image: str | Path | None = None, caption: str | None = None) -> dict[str, Any]:
-        """One tweet's text (tokenised as the Twitter corpora are) -> ``{"tokens", "tags", "entities"}``."""
+    def __call__(self, text: str, image: str | Path | None = None, caption: str | None = None,
+                 knowledge: str | None = None) -> dict[str, Any]:
+        """One tweet's text (tokenised as the Twitter corpora are) -> ``{"tokens", "tags", "entities"}``;
+        ``knowledge``: its knowledge text, for models trained with ``--evidence knowledge``."""
         tokens = tokenize_tweet(text)
         if not tokens:
             return {"tokens": [], "tags": [], "entities": []}
         image_id = Path(image).stem if image else "text"
         tweet = Tweet(id=image_id, tokens=tokens, image_id=image_id)
-        tags = self.tag([tweet], {image_id: Path(image)} if image else {}, {image_id: caption} if caption else {})[0]
+        tags = self.tag([tweet], {image_id: Path(image)} if image else {}, {image_id: caption} if caption else {},
+                        knowledge={image_id: knowledge} if knowledge else {})[0]
         entities = [{"text": " ".join(tokens[s.start:s.end]), "type": s.type, "start": s.start, "end": s.end}
                     for s in tags_to_spans(tags)]
         return {"tokens": tokens, "tags": tags, "entities": entities}

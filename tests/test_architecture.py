@@ -1,6 +1,6 @@
 """The package's imports point one way: readers -> evidence -> graph -> featurize -> nn -> models -> eval ->
-training -> predictor -> cli. A module may import its own layer or an earlier one, never a later one, and
-no internal import hides inside a function (where import cycles used to hide)."""
+training -> predictor (and the knowledge writer) -> cli. A module may import its own layer or an earlier one,
+never a later one, and no internal import hides inside a function (where import cycles used to hide)."""
 from __future__ import annotations
 
 import ast
@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("models", ("graphmner.models",)),
     ("eval", ("graphmner.eval",)),
     ("training", ("graphmner.config", "graphmner.training")),
-    ("predictor", ("graphmner.predictor",)),
+    ("predictor", ("graphmner.predictor", "graphmner.knowledge_writer")),
     ("cli", ("graphmner.commands", "graphmner.cli")),
 ]
 

@@ -162,6 +162,21 @@ def test_multimodal_model_trains_evaluates_and_predicts(tmp_path, capsys):
         assert said in capsys.readouterr().out
     assert main([*evaluate, "--evidence", "captions,detections"]) == 2
     assert "evaluate can leave sources out, not add ['detections']" in capsys.readouterr().err
+    # an evaluation as a row of a table: dev and test, a run record named after the trained run
+    trained = json.loads((out / "run.json").read_text())
+    for control, variant in ((["--evidence", "none"], "eval-none"), (["--evidence-shuffle"], "eval-shuffled")):
+        folder = tmp_path / "evaluations" / variant
+        assert main([*evaluate, *control, "--output-dir", str(folder)]) == 0
+        assert f"(variant {trained['variant']}.{variant})" in capsys.readouterr().out
+        record = json.loads((folder / "run.json").read_text())
+        assert record["variant"] == f"{trained['variant']}.{variant}" and record["seed"] == trained["seed"]
+        assert record["evaluation"]["evidence"] == ([] if variant == "eval-none" else ["captions"])
+        assert record["config"] == trained["config"] and record["dataset"] == trained["dataset"]
+        assert len(record["test_tweet_counts"].split(",")) == 12 and record["dev_gold"] and record["dev_f1"] >= 0
+    shuffled = json.loads((tmp_path / "evaluations" / "eval-shuffled" / "run.json").read_text())
+    assert shuffled["evaluation"]["evidence_shuffle"] is True
+    assert main([*evaluate, "--evidence-shuffle", "--output-dir", str(folder)]) == 2
+    assert "holds an evaluation (run.json): pass --overwrite" in capsys.readouterr().err
 
 
 def test_graphmner_without_evidence_sources_trains(tmp_path):

@@ -281,3 +281,19 @@ def test_patience_table_reads_early_stopping_off_the_curves(tmp_path, capsys):
     # seed 1 to epoch 6 (81, within one std of the best: ✓) and seed 2 to epoch 6 (80)
     assert out[2] == ("| bert Twitter-2017 | 2 | 6 | 80.50 ± 0.71 | 80.00 ± 0.00 (3.5 ep) ✓ | 80.00 ± 0.00 (4.5 ep) ✓ "
                       "| 80.50 ± 0.71 (6.0 ep) ✓ |")
+
+
+def test_cost_table_gives_seconds_per_epoch_and_the_ratio_to_a_reference(tmp_path, capsys):
+    runs = tmp_path / "runs.jsonl"
+    rows = [{"variant": "bert", "dataset": "twitter2017", "seed": 1, "epoch_seconds": [60, 80], "device": "cpu"},
+            {"variant": "concat", "dataset": "twitter2017", "seed": 1, "epoch_seconds": [560], "device": "cpu"},
+            {"variant": "concat", "dataset": "twitter2015", "seed": 1, "epoch_seconds": [900], "device": "cpu"}]
+    runs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert table.main([str(runs), "--cost", "--reference", "bert"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "| variant | dataset | epochs timed | s / epoch | × bert |", "|---|---|---|---|---|",
+        "| bert | twitter2017 | 2 | 70 | 1.00 |", "| concat | twitter2017 | 1 | 560 | 8.00 |",
+        "| concat | twitter2015 | 1 | 900 | – |", "", "Device: cpu."]
+    runs.write_text("".join(json.dumps({**r, "device": d}) + "\n" for r, d in zip(rows, ("cpu", "cuda", "cpu"))))
+    with pytest.raises(SystemExit, match="one regime per cost table"):
+        table.main([str(runs), "--cost"])
