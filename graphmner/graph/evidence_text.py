@@ -150,6 +150,11 @@ def _tokens(text: str) -> tuple[str, ...]:
     return tuple(t for t in _NON_ALNUM.split(text.lower()) if t)
 
 
+@lru_cache(maxsize=1 << 15)
+def _token_set(text: str) -> frozenset[str]:
+    return frozenset(_tokens(text))
+
+
 def mention_features(words: list[str], texts: list[str], exact: bool = True) -> np.ndarray:
     """``(len(texts), len(words), 2)`` exact / partial mentions of tweet words by each text.
 
@@ -161,25 +166,31 @@ def mention_features(words: list[str], texts: list[str], exact: bool = True) -> 
     """
     features = np.zeros((len(texts), len(words), MENTION_FEATURES), dtype=np.float32)
     content = [i for i, w in enumerate(words) if len(w) >= MIN_PARTIAL and w not in _STOP]
+    exact_hits: list[tuple[int, int]] = []
+    partial_hits: list[tuple[int, int]] = []
     for j, text in enumerate(texts):
-        tokens = set(_tokens(text))
+        tokens = _token_set(text)
         if not exact:
-            for i in content:
-                if words[i] in tokens:
-                    features[j, i, 0] = 1.0
+            exact_hits += [(j, i) for i in content if words[i] in tokens]
             continue
         key = _key(text)  # runs of words whose letters spell the candidate (a function word names nothing)
+        spelled: set[int] = set()
         for start in range(len(words) if key and key not in _STOP else 0):
+            if not words[start] or not key.startswith(words[start]):
+                continue
             joined = ""
-            for end in range(start, min(start + MAX_SPAN, len(words)) if words[start] else start):
+            for end in range(start, min(start + MAX_SPAN, len(words))):
                 joined += words[end]
                 if joined == key:
-                    features[j, start:end + 1, 0] = 1.0
+                    spelled.update(range(start, end + 1))
                 if not key.startswith(joined) or joined == key:
                     break
-        for i in content:
-            if not features[j, i, 0] and words[i] in tokens and words[i] not in _STOP:
-                features[j, i, 1] = 1.0
+        exact_hits += [(j, i) for i in spelled]
+        partial_hits += [(j, i) for i in content if i not in spelled and words[i] in tokens]
+    for channel, hits in ((0, exact_hits), (1, partial_hits)):
+        if hits:
+            rows, cols = zip(*hits)
+            features[list(rows), list(cols), channel] = 1.0
     return features
 
 

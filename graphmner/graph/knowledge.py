@@ -49,6 +49,11 @@ def entry_key(text: str) -> str:
     return " ".join(_KEY.sub(" ", text.lower()).split())
 
 
+@lru_cache(maxsize=1 << 16)  # tweets repeat their words: each token's key is computed once
+def _token_key(token: str) -> str:
+    return entry_key(token)
+
+
 @dataclass
 class Gazetteer:
     """``entries``: normalised name -> the kinds it has (indices into :data:`KNOWLEDGE_KINDS`)."""
@@ -56,12 +61,15 @@ class Gazetteer:
     entries: dict[str, tuple[int, ...]]
     max_words: int = 3
     _compact: dict[str, tuple[int, ...]] = field(init=False, repr=False)
+    _first_words: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._compact = {}  # "new york" -> also "newyork", for hashtags
         for key, kinds in self.entries.items():
             if " " in key:
                 self._compact.setdefault(key.replace(" ", ""), kinds)
+        # an n-gram whose first word starts no entry cannot be one: most spans are ruled out by one set lookup
+        self._first_words = frozenset(key.split(" ", 1)[0] for key in self.entries)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -69,23 +77,27 @@ class Gazetteer:
     def match(self, tokens: Sequence[str]) -> list[tuple[int, int, int]]:
         """``(start, end, kind)`` for every gazetteer match over words ``[start, end)``, longest first; a match
         inside a longer one ("York" in "New York") is left out."""
-        keys = [entry_key(t) for t in tokens]
+        keys = [_token_key(t) for t in tokens]
+        # "will", "mobile", "reading": only capitalised words (or hashtags) count; function words may be lower
+        upper = [t[:1].isupper() or k in _STOP for t, k in zip(tokens, keys)]
         found: list[tuple[int, int, int]] = []
         for size in range(min(self.max_words, len(tokens)), 0, -1):
             for start in range(len(tokens) - size + 1):
-                words = tokens[start:start + size]
+                first = keys[start]
+                hashtag = size == 1 and tokens[start].startswith("#")
+                if not first or (not hashtag and first.split(" ", 1)[0] not in self._first_words):
+                    continue
                 if not all(keys[start:start + size]):
                     continue
-                hashtag = size == 1 and words[0].startswith("#")
-                if not hashtag and not all(w[:1].isupper() for w in words if entry_key(w) not in _STOP):
-                    continue  # "will", "mobile", "reading": only capitalised words (or hashtags) count
                 key = " ".join(keys[start:start + size])
-                if key in _STOP or len(key) < 3:
+                kinds = self.entries.get(key) or (self._compact.get(key.replace(" ", "")) if hashtag else None)
+                if not kinds or key in _STOP or len(key) < 3:
+                    continue
+                if not hashtag and not all(upper[start:start + size]):
                     continue
                 if any(s <= start and start + size <= e and e - s > size for s, e, _ in found):
                     continue
-                kinds = self.entries.get(key) or (self._compact.get(key.replace(" ", "")) if hashtag else None)
-                for kind in kinds or ():
+                for kind in kinds:
                     found.append((start, start + size, kind))
         return found
 
