@@ -85,6 +85,8 @@ class KnowledgeWriter:
     def __init__(self, lm: str, demonstrations: Sequence[Demonstration] = (), shots: int = 2,
                  max_new_tokens: int = 200, device: str = "cpu", embedder: str = "minilm"):
         path = resolve_encoder(lm)
+        if path.startswith(("/", ".", "~")) and not Path(path).expanduser().is_dir():
+            raise FileNotFoundError(f"--lm {lm}: no such folder (a local model folder, or a Hugging Face name)")
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
         self.device, self.shots, self.max_new_tokens = device, shots, max_new_tokens

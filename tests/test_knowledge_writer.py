@@ -81,3 +81,6 @@ def test_one_text_prints_json_and_flags_go_with_their_mode(tiny_lm, capsys):
     assert set(json.loads(capsys.readouterr().out)) == {"text"}
     assert main(["knowledge", "--lm", str(tiny_lm), "--text", "x", "--output", "k.jsonl"]) == 2
     assert "--output goes with --input" in capsys.readouterr().err
+    assert main(["knowledge", "--lm", str(tiny_lm / "gone"), "--text", "x", "--examples-from", "none"]) == 2
+    assert capsys.readouterr().err.strip().endswith("gone: no such folder (a local model folder, or a Hugging Face "
+                                                    "name)")
