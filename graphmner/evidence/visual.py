@@ -16,7 +16,7 @@ Sources (combinable):
   mPLUG-Owl image descriptions, RiVEG's LLM knowledge; see
   :mod:`graphmner.data.text_evidence`), one text per image id, kept whole in
   ``VisualEvidence.texts``: the concat and attention baselines read it as words,
-  graphmner parses it into nodes (:mod:`graphmner.graph.knowledge_text`).
+  graphmner parses it into nodes (:mod:`graphmner.graph.evidence_text`).
 
 A tweet whose image has no entry in any selected source gets empty evidence;
 these are counted in :class:`EvidenceReport`, never filled in with something
@@ -277,12 +277,13 @@ def dataset_evidence(data: Dataset, sources: Sequence[str], shuffle_seed: int | 
                      caption_file: str | Path | None = None, detections: str | Path | None = None,
                      max_concepts: int = 16, features: str | Path | None = None,
                      source_reports: list[SourceReport] | None = None,
-                     placeholder_min: int = PLACEHOLDER_MIN_IMAGES, text_files: dict[str, str | Path] | None = None,
+                     placeholder_min: int = PLACEHOLDER_MIN_IMAGES,
                      ) -> tuple[dict[str, list[VisualEvidence]], dict[str, EvidenceReport]]:
     """Evidence for every split of a :class:`~graphmner.data.datasets.Dataset`.
 
     Args:
-        sources: evidence sources: ``captions``, ``detections``; none gives every tweet empty evidence.
+        sources: evidence sources (:data:`EVIDENCE_SOURCES`; text sources are read from the dataset's folder);
+            none gives every tweet empty evidence.
         shuffle_seed: given, each split's evidence is shuffled across tweets (the control).
         caption_file: instead of the dataset's own caption file.
         detections: the cache written by ``graphmner detect`` (needed for ``detections``).
@@ -290,7 +291,6 @@ def dataset_evidence(data: Dataset, sources: Sequence[str], shuffle_seed: int | 
         source_reports: filled with one :class:`SourceReport` per evidence file read.
         placeholder_min: a caption text shared by this many images of the caption file is a placeholder,
             no evidence (0: none is).
-        text_files: ``{text source: file}`` instead of the dataset's own (``<root>/knowledge_pgim.jsonl``, ...).
     """
     reports_out = source_reports if source_reports is not None else []
     image_ids = {t.image_id or t.id for tweets in data.splits.values() for t in tweets}
@@ -328,7 +328,7 @@ def dataset_evidence(data: Dataset, sources: Sequence[str], shuffle_seed: int | 
         unreadable |= grids.errors.keys()
     texts: dict[str, dict[str, str]] = {}
     for source in (s for s in sources if s in TEXT_SOURCES):
-        path = Path((text_files or {}).get(source) or data.root / TEXT_EVIDENCE_FILES[source])
+        path = data.root / TEXT_EVIDENCE_FILES[source]  # the bundled corpora have them; so may a --data-dir
         if not path.is_file():
             raise FileNotFoundError(f"evidence {source!r} needs {path.name} in {path.parent} (the bundled corpora "
                                     f"have it: data_prep/bundle_text_evidence.py makes it)")
