@@ -91,9 +91,10 @@ class Predictor:
         log.info("evidence (%s): %s", ", ".join(sources), report.as_dict())
         for source, n in report.with_text.items():
             if n < report.tweets:
-                log.warning("%d of %d tweets have no %s: tagged without it (give it with --knowledge / "
-                            "--knowledge-file; graphmner knowledge writes it)", report.tweets - n, report.tweets,
-                            source)
+                hint = (" (give it with --knowledge / --knowledge-file; graphmner knowledge writes it)"
+                        if source == "knowledge" else " (predict takes only knowledge for new tweets)")
+                log.warning("%d of %d tweets have no %s: tagged without it%s", report.tweets - n, report.tweets,
+                            source, hint)
         if maker.unreadable:
             first = "; ".join(f"{i}: {why}" for i, why in list(maker.unreadable.items())[:3])
             log.warning("%d image(s) could not be read and gave no evidence (%s)", len(maker.unreadable), first)
