@@ -31,7 +31,7 @@ from graphmner.data.conll import Tweet
 from graphmner.data.datasets import load_dataset
 from graphmner.data.text_evidence import TEXT_EVIDENCE_FILES, read_text_evidence
 from graphmner.nn.encoders import resolve_encoder
-from graphmner.nn.sentence import SentenceEmbedder
+from graphmner.nn.sentence import SentenceEmbedder, embed_texts
 from graphmner.vision.captions import read_captions
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,10 @@ class KnowledgeWriter:
         self.device, self.shots, self.max_new_tokens = device, shots, max_new_tokens
         self.demonstrations = list(demonstrations)
         self.embedder = SentenceEmbedder(embedder) if self.demonstrations and shots else None
-        self.demo_embeddings = (self.embedder.embed([d.text for d in self.demonstrations])
-                                if self.embedder is not None else None)
+        self.demo_embeddings = None
+        if self.embedder is not None:  # the training tweets' embeddings, from the disk cache after the first run
+            cached = embed_texts([d.text for d in self.demonstrations], embedder, max_length=self.embedder.max_length)
+            self.demo_embeddings = torch.stack([cached[d.text] for d in self.demonstrations])
 
     def examples_for(self, text: str) -> list[Demonstration]:
         """The ``shots`` demonstrations most similar to ``text``, least similar first (the closest nearest
