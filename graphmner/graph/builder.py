@@ -69,8 +69,8 @@ text evidence has zero nodes of them. ``text_nodes=("candidates",)`` or
 """
 from __future__ import annotations
 
-import copy
 import re
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -85,7 +85,8 @@ from graphmner.evidence.visual import TEXT_SOURCES, VisualEvidence, concept_kind
 from graphmner.graph.evidence_text import (
     MENTION_FEATURES,
     Candidate,
-    mention_features,
+    TweetWords,
+    candidate_mentions,
     parse_evidence_text,
     sentence_mentions,
 )
@@ -240,10 +241,25 @@ def _template(knowledge: bool, text_nodes: bool) -> HeteroData:
 
 
 def _new_graph(knowledge: bool, text_nodes: bool) -> tuple[HeteroData, dict]:
-    """A graph with the schema's stores, and ``{node or edge type: its store}``. Copying a template costs
-    half of creating each store through ``HeteroData.__getitem__`` (a third of building a whole graph)."""
-    data = copy.copy(_template(knowledge, text_nodes))
-    return data, {**data._node_store_dict, **data._edge_store_dict}
+    """A graph with the schema's stores, and ``{node or edge type: its store}``. The stores are made the
+    way ``copy.copy`` of the template makes them, less its generic dispatch: creating each store through
+    ``HeteroData.__getitem__`` would be a third of building a whole graph, copying it a fifth."""
+    template = _template(knowledge, text_nodes)
+    data = HeteroData.__new__(HeteroData)
+    data.__dict__.update(template.__dict__)
+    parent = weakref.ref(data)
+
+    def fresh(storage):
+        out = storage.__class__.__new__(storage.__class__)
+        out.__dict__.update(storage.__dict__, _mapping={}, _parent=parent)
+        return out
+
+    data.__dict__["_global_store"] = fresh(template._global_store)
+    stores = {}
+    for name in ("_node_store_dict", "_edge_store_dict"):
+        data.__dict__[name] = {key: fresh(storage) for key, storage in getattr(template, name).items()}
+        stores.update(data.__dict__[name])
+    return data, stores
 
 
 def build_graph(tweet: Tweet, evidence: VisualEvidence | None, cfg: GraphConfig | None = None) -> HeteroData:
@@ -319,28 +335,47 @@ def text_node_texts(evidence: VisualEvidence | None, text_nodes: tuple[str, ...]
 
 def _add_text_nodes(store: dict, words: list[str], evidence: VisualEvidence | None,
                     text_nodes: tuple[str, ...]) -> None:
-    candidates, sentences = text_node_texts(evidence, text_nodes)
-    n, c, s = len(words), len(candidates), len(sentences)
-    _fill(store[CANDIDATE], num_nodes=c, kind=torch.tensor([k.kind for _, k in candidates], dtype=torch.long),
-          source=torch.tensor([i for i, _ in candidates], dtype=torch.long))
-    _fill(store[SENTENCE], num_nodes=s, source=torch.tensor([i for i, _ in sentences], dtype=torch.long))
-    named = mention_features(words, [k.surface for _, k in candidates]).reshape(c * n, MENTION_FEATURES)
-    hit = np.flatnonzero(named.any(axis=1))
-    src, dst = np.divmod(hit, n) if n else (hit, hit)
-    _fill(store[CANDIDATE_MENTIONS], edge_index=_tensor(np.stack([src, dst])), edge_attr=_tensor(named[hit]))
-    _fill(store[MENTIONED_BY_CANDIDATE], edge_index=_tensor(np.stack([dst, src])), edge_attr=_tensor(named[hit]))
-    said = mention_features(words, [t for _, t in sentences], exact=False)[:, :, 0]
-    src, dst = np.nonzero(said)
-    _fill(store[SENTENCE_MENTIONS], edge_index=_tensor(np.stack([src, dst]).astype(np.int64)))
-    _fill(store[MENTIONED_BY_SENTENCE], edge_index=_tensor(np.stack([dst, src]).astype(np.int64)))
-    about = [(j, k) for j, (si, text) in enumerate(sentences)
-             for k in sentence_mentions(text, tuple(c for ci, c in candidates)) if candidates[k][0] == si]
-    about_index = np.array(about, dtype=np.int64).reshape(-1, 2).T
-    _fill(store[ABOUT], edge_index=_tensor(about_index))
-    _fill(store[IN_SENTENCE], edge_index=_tensor(about_index[::-1].copy()))
-    same = np.array([sentences[j][0] == sentences[j + 1][0] for j in range(s - 1)], dtype=bool)
+    tweet = TweetWords(words)
+    kinds: list[int] = []
+    candidate_source: list[int] = []
+    sentence_source: list[int] = []
+    named: dict[tuple[int, int], int] = {}  # (candidate, word) -> 0 exact, 1 partial
+    said: list[tuple[int, int]] = []  # (sentence, word)
+    about: list[tuple[int, int]] = []  # (sentence, candidate)
+    for source, text in (evidence.texts.items() if evidence is not None else ()):
+        parsed, index = parse_evidence_text(text), TEXT_SOURCES.index(source)
+        c0, s0 = len(kinds), len(sentence_source)
+        if "candidates" in text_nodes:
+            kinds += [k.kind for k in parsed.candidates]
+            candidate_source += [index] * len(parsed.candidates)
+            named.update(candidate_mentions(tweet, parsed, c0))
+        if "sentences" in text_nodes:
+            sentence_source += [index] * len(parsed.sentences)
+            said += sentence_mentions(tweet, parsed, s0)
+        if "candidates" in text_nodes and "sentences" in text_nodes:
+            about += [(s0 + j, c0 + k) for j, k in parsed.about]
+    s = len(sentence_source)
+    _fill(store[CANDIDATE], num_nodes=len(kinds), kind=_tensor(np.array(kinds, dtype=np.int64)),
+          source=_tensor(np.array(candidate_source, dtype=np.int64)))
+    _fill(store[SENTENCE], num_nodes=s, source=_tensor(np.array(sentence_source, dtype=np.int64)))
+    pairs = sorted(named)
+    attr = np.zeros((len(pairs), MENTION_FEATURES), dtype=np.float32)
+    attr[np.arange(len(pairs)), [named[pair] for pair in pairs]] = 1.0
+    _fill(store[CANDIDATE_MENTIONS], edge_index=_pairs(pairs), edge_attr=_tensor(attr))
+    _fill(store[MENTIONED_BY_CANDIDATE], edge_index=_pairs(pairs).flip(0), edge_attr=_tensor(attr.copy()))
+    said.sort()
+    _fill(store[SENTENCE_MENTIONS], edge_index=_pairs(said))
+    _fill(store[MENTIONED_BY_SENTENCE], edge_index=_pairs(said).flip(0))
+    _fill(store[ABOUT], edge_index=_pairs(about))
+    _fill(store[IN_SENTENCE], edge_index=_pairs(about).flip(0))
+    same = np.array([sentence_source[j] == sentence_source[j + 1] for j in range(s - 1)], dtype=bool)
     chain = _chain(s).numpy()
     _fill(store[SENTENCE_NEXT], edge_index=_tensor(chain[:, np.concatenate([same, same])] if s > 1 else chain))
+
+
+def _pairs(pairs: list[tuple[int, int]]) -> torch.Tensor:
+    """``(2, E)`` edge index of ``[(source, target)]``."""
+    return _tensor(np.array(pairs, dtype=np.int64).reshape(-1, 2).T)
 
 
 def quality_features(evidence: VisualEvidence | None) -> torch.Tensor:

@@ -10,18 +10,19 @@ hint ``stadium/venue`` and the coarse kind the hint names, :data:`CANDIDATE_KIND
 the reasoning. Text without an entity list (mPLUG-Owl's image descriptions, or knowledge that skipped it)
 is sentences only. Nothing here reads a label: the kind is what the LLM wrote, mapped by a small lexicon.
 
-:func:`mention_features` says which tweet words a candidate or a sentence names: exactly (the candidate's
-letters and digits equal those of a run of tweet words, so ``NewYorkMets`` names ``#NewYorkMets`` and
-``New York Mets`` names ``#NewYorkMets``; case and spaces do not count) or partly (one of its words is a
-tweet word: ``Kawhi Leonard`` names ``Leonard``).
+:func:`candidate_mentions` says which tweet words a candidate names: exactly (the candidate's letters and
+digits equal those of a run of tweet words, so ``NewYorkMets`` names ``#NewYorkMets`` and ``New York Mets``
+names ``#NewYorkMets``; case and spaces do not count) or partly (one of its words is a tweet word:
+``Kawhi Leonard`` names ``Leonard``); :func:`sentence_mentions` which content words a sentence holds.
+Both look words up in two indexes rather than compare every text with every word: the parse indexes a
+text once (a text is matched against its tweet every epoch), :class:`TweetWords` indexes a tweet's words
+once for all its texts.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-
-import numpy as np
 
 # the coarse kinds a type hint names, in the order of the corpora's entity types; 0 is anything else
 CANDIDATE_KINDS: tuple[str, ...] = ("other", "person", "location", "organisation", "miscellaneous")
@@ -77,8 +78,17 @@ class Candidate:
 
 @dataclass(frozen=True)
 class ParsedText:
+    """One text's candidates and sentences, and what matching them against a tweet looks up."""
+
     candidates: tuple[Candidate, ...]
     sentences: tuple[str, ...]
+    # (sentence, candidate): the sentence names the candidate (its words, in order, are among the sentence's)
+    about: tuple[tuple[int, int], ...] = ()
+    # per candidate its letters and digits, lower case ("" when it cannot name a word: a function word)
+    keys: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # token -> the candidates / sentences holding it, as a bit mask
+    candidate_tokens: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    sentence_tokens: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
 
 def hint_kind(hint: str) -> int:
@@ -137,66 +147,90 @@ def parse_evidence_text(text: str) -> ParsedText:
                 candidates.append(candidate)
         body = head.group(2)
     sentences = [s.strip() for s in _SENTENCE_END.split(body) if _NON_ALNUM.sub("", s.lower())]
-    return ParsedText(tuple(candidates[:MAX_CANDIDATES]), tuple(sentences[:MAX_SENTENCES]))
+    return _indexed(tuple(candidates[:MAX_CANDIDATES]), tuple(sentences[:MAX_SENTENCES]))
 
 
-@lru_cache(maxsize=1 << 16)
-def _key(text: str) -> str:
-    return _NON_ALNUM.sub("", text.lower())
+def _tokens(text: str) -> list[str]:
+    return _NON_ALNUM.sub(" ", text.lower()).split()
 
 
-@lru_cache(maxsize=1 << 15)
-def _tokens(text: str) -> tuple[str, ...]:
-    return tuple(t for t in _NON_ALNUM.split(text.lower()) if t)
+def _inverted(token_lists: list[list[str]]) -> dict[str, int]:
+    # bit k of a token's mask: item k holds it (a mask allocates nothing, a list per token would)
+    index: dict[str, int] = {}
+    for k, tokens in enumerate(token_lists):
+        for token in tokens:
+            index[token] = index.get(token, 0) | 1 << k
+    return index
 
 
-@lru_cache(maxsize=1 << 15)
-def _token_set(text: str) -> frozenset[str]:
-    return frozenset(_tokens(text))
+def _bits(mask: int) -> list[int]:
+    return [k for k in range(mask.bit_length()) if mask >> k & 1]
 
 
-def mention_features(words: list[str], texts: list[str], exact: bool = True) -> np.ndarray:
-    """``(len(texts), len(words), 2)`` exact / partial mentions of tweet words by each text.
-
-    Args:
-        words: the tweet's words, normalised (:func:`~graphmner.graph.builder.normalise`: lower case,
-            letters and digits only).
-        texts: candidate surfaces (``exact`` on) or sentences (``exact`` off: a sentence mentions a word
-            when the word is one of its tokens, marked as exact, and no partial mentions).
-    """
-    features = np.zeros((len(texts), len(words), MENTION_FEATURES), dtype=np.float32)
-    content = [i for i, w in enumerate(words) if len(w) >= MIN_PARTIAL and w not in _STOP]
-    exact_hits: list[tuple[int, int]] = []
-    partial_hits: list[tuple[int, int]] = []
-    for j, text in enumerate(texts):
-        tokens = _token_set(text)
-        if not exact:
-            exact_hits += [(j, i) for i in content if words[i] in tokens]
-            continue
-        key = _key(text)  # runs of words whose letters spell the candidate (a function word names nothing)
-        spelled: set[int] = set()
-        for start in range(len(words) if key and key not in _STOP else 0):
-            if not words[start] or not key.startswith(words[start]):
-                continue
-            joined = ""
-            for end in range(start, min(start + MAX_SPAN, len(words))):
-                joined += words[end]
-                if joined == key:
-                    spelled.update(range(start, end + 1))
-                if not key.startswith(joined) or joined == key:
-                    break
-        exact_hits += [(j, i) for i in spelled]
-        partial_hits += [(j, i) for i in content if i not in spelled and words[i] in tokens]
-    for channel, hits in ((0, exact_hits), (1, partial_hits)):
-        if hits:
-            rows, cols = zip(*hits)
-            features[list(rows), list(cols), channel] = 1.0
-    return features
+def _indexed(candidates: tuple[Candidate, ...], sentences: tuple[str, ...]) -> ParsedText:
+    names = [_tokens(c.surface) for c in candidates]
+    keys = tuple("".join(tokens) for tokens in names)
+    spaced = [f" {' '.join(tokens)} " for tokens in names]
+    said = [_tokens(s) for s in sentences]
+    about = []
+    for j, tokens in enumerate(said):
+        joined, words = f" {' '.join(tokens)} ", set(tokens)
+        about += [(j, k) for k, name in enumerate(spaced) if keys[k] and (name in joined or keys[k] in words)]
+    return ParsedText(candidates, sentences, tuple(about), tuple(k if k not in _STOP else "" for k in keys),
+                      _inverted(names), _inverted(said))
 
 
-def sentence_mentions(sentence: str, candidates: tuple[Candidate, ...]) -> list[int]:
-    """Indices of the candidates a sentence names (the candidate's words, in order, among the sentence's)."""
-    tokens = _tokens(sentence)
-    joined = " " + " ".join(tokens) + " "
-    return [k for k, c in enumerate(candidates) if _tokens(c.surface)
-            and (" " + " ".join(_tokens(c.surface)) + " " in joined or _key(c.surface) in tokens)]
+class TweetWords:
+    """A tweet's words (normalised: :func:`~graphmner.graph.builder.normalise`, lower case, letters and
+    digits only) indexed for :func:`candidate_mentions` and :func:`sentence_mentions`."""
+
+    __slots__ = ("n", "letters", "starts", "ends", "content")
+
+    def __init__(self, words: list[str]) -> None:
+        self.n = len(words)
+        self.letters = "".join(words)  # a candidate's letters are found here, then mapped back to words
+        self.starts: dict[int, int] = {}  # offset in letters -> the word with letters that starts there
+        self.ends: dict[int, int] = {}  # offset -> the word with letters that ends there
+        # a content word (not a function word, long enough to mean something) -> its positions
+        self.content: dict[str, list[int]] = {}
+        offset = 0
+        for i, word in enumerate(words):
+            if word:
+                self.starts[offset] = i
+                offset += len(word)
+                self.ends[offset] = i
+                if len(word) >= MIN_PARTIAL and word not in _STOP:
+                    self.content.setdefault(word, []).append(i)
+
+    def spelling(self, key: str) -> list[tuple[int, int]]:
+        """``(first, last)`` word of every run of at most :data:`MAX_SPAN` words whose letters are ``key``."""
+        runs = []
+        at = self.letters.find(key)
+        while at >= 0:
+            first, last = self.starts.get(at), self.ends.get(at + len(key))
+            if first is not None and last is not None and last - first < MAX_SPAN:
+                runs.append((first, last))
+            at = self.letters.find(key, at + 1)
+        return runs
+
+
+def candidate_mentions(words: TweetWords, parsed: ParsedText, offset: int = 0) -> dict[tuple[int, int], int]:
+    """``{(candidate, word): 0 exact or 1 partial}``: the tweet's words each candidate names (see the module
+    docstring; a word named exactly is not also a partial mention). ``offset`` is added to the candidate
+    index (the text's first candidate node)."""
+    found: dict[tuple[int, int], int] = {}
+    for k, key in enumerate(parsed.keys):
+        for first, last in words.spelling(key) if key else ():
+            found.update(((offset + k, i), 0) for i in range(first, last + 1))
+    for word, positions in words.content.items():
+        for k in _bits(parsed.candidate_tokens[word]) if word in parsed.candidate_tokens else ():
+            for i in positions:
+                found.setdefault((offset + k, i), 1)
+    return found
+
+
+def sentence_mentions(words: TweetWords, parsed: ParsedText, offset: int = 0) -> list[tuple[int, int]]:
+    """``[(sentence, word)]``, unordered: the tweet's content words each sentence holds as one of its tokens;
+    ``offset`` is added to the sentence index."""
+    return [(offset + j, i) for word, positions in words.content.items() if word in parsed.sentence_tokens
+            for j in _bits(parsed.sentence_tokens[word]) for i in positions]

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from graphmner.data.conll import Tweet
@@ -17,8 +16,10 @@ from graphmner.graph.builder import (
 from graphmner.graph.evidence_text import (
     CANDIDATE_KINDS,
     MAX_CANDIDATES,
+    MAX_SPAN,
+    TweetWords,
+    candidate_mentions,
     hint_kind,
-    mention_features,
     parse_evidence_text,
     sentence_mentions,
 )
@@ -69,21 +70,41 @@ def test_a_description_is_sentences_only_and_long_lists_are_capped():
     assert len(parse_evidence_text(runaway).candidates) == MAX_CANDIDATES
 
 
+def listed(*names: str):
+    return parse_evidence_text("Named entities: " + " ".join(f"{k}. {n}" for k, n in enumerate(names, 1)))
+
+
+def named(found: dict, k: int, channel: int) -> list[int]:
+    return sorted(i for (j, i), c in found.items() if j == k and c == channel)
+
+
 def test_exact_mentions_join_words_hashtags_and_case_and_partial_ones_share_a_word():
-    words = [normalise(t) for t in "RT @mets : night at #CitiField with the New York Mets and Kawhi".split()]
-    found = mention_features(words, ["CitiField", "NewYorkMets", "New York Mets", "Kawhi Leonard", "The"])
-    exact, partial = found[..., 0], found[..., 1]
-    assert list(np.flatnonzero(exact[0])) == [5] and list(np.flatnonzero(exact[1])) == [8, 9, 10]
-    assert list(np.flatnonzero(exact[2])) == [8, 9, 10]
-    assert list(np.flatnonzero(partial[3])) == [12] and not exact[3].any()
-    assert not found[4].any()  # a function word names nothing
-    sentence = mention_features(words, ["The Mets play at Citifield tonight."], exact=False)[0]
-    assert list(np.flatnonzero(sentence[:, 0])) == [1, 5, 10] and not sentence[:, 1].any()
+    words = TweetWords([normalise(t) for t in
+                        "RT @mets : night at #CitiField with the New York Mets and Kawhi".split()])
+    found = candidate_mentions(words, listed("CitiField", "NewYorkMets", "Kawhi Leonard", "The"))
+    exact, partial = 0, 1
+    assert named(found, 0, exact) == [5] and named(found, 1, exact) == [8, 9, 10]
+    assert named(found, 2, partial) == [12] and named(found, 2, exact) == []
+    assert not any(k == 3 for k, _ in found)  # a function word names nothing
+    spaced = candidate_mentions(words, listed("New York Mets"), offset=4)
+    assert named(spaced, 4, exact) == [8, 9, 10]
+    assert named(spaced, 4, partial) == [1]  # "@mets" is one of its words; the spelled ones are not partial
 
 
-def test_a_sentence_names_the_candidates_whose_words_it_holds():
-    parsed = parse_evidence_text(PGIM)
-    assert [sentence_mentions(s, parsed.candidates) for s in parsed.sentences] == [[0], [1], []]
+def test_a_run_is_whole_words_with_letters_and_at_most_max_span_long():
+    # "ork" is inside a word, punctuation between words is spelled through, a run longer than MAX_SPAN is not one
+    words = TweetWords([normalise(t) for t in ["New", "-", "York", "a", "b", "c", "d", "e", "f"]])
+    found = candidate_mentions(words, listed("ork", "NewYork", "abcdef", "Yorkabcdef"))
+    assert named(found, 0, 0) == [] and named(found, 1, 0) == [0, 1, 2]
+    assert named(found, 2, 0) == [3, 4, 5, 6, 7, 8]
+    assert MAX_SPAN == 6 and named(found, 3, 0) == []
+
+
+def test_a_sentence_names_the_content_words_it_holds_and_the_candidates_whose_words_it_holds():
+    words = TweetWords([normalise(t) for t in "RT @mets : night at #CitiField with the Mets".split()])
+    said = sentence_mentions(words, parse_evidence_text("The Mets play at Citifield tonight. The night is cold."), 2)
+    assert sorted(said) == [(2, 1), (2, 5), (2, 8), (3, 3)]
+    assert parse_evidence_text(PGIM).about == ((0, 0), (1, 1))
 
 
 def test_the_graph_links_candidates_and_sentences_to_the_words_they_name():
