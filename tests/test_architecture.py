@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "graphmner"
 
 # in the order data flows; a module belongs to the layer of its longest matching prefix
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("formats", ("graphmner", "graphmner.formats", "graphmner.fields")),
+    ("formats", ("graphmner", "graphmner.formats", "graphmner.fields", "graphmner.paths")),
     ("readers", ("graphmner.data", "graphmner.vision")),
     ("evidence", ("graphmner.evidence",)),
     ("graph", ("graphmner.graph",)),

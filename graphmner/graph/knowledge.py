@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+
+from graphmner.paths import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def build_gazetteer(names: bool = True) -> Gazetteer:
 @lru_cache(maxsize=2)
 def load_gazetteer(names: bool = True, cache_dir: str | None = None) -> Gazetteer:
     """The gazetteer, from the JSON cache when there is one (built and written on first use)."""
-    folder = Path(cache_dir or os.environ.get("GRAPHMNER_CACHE") or Path.home() / ".cache" / "graphmner")
+    folder = cache_root(cache_dir)
     path = folder / f"gazetteer-v{GAZETTEER_VERSION}{'' if names else '-places'}.json"
     if path.is_file():
         return Gazetteer.load(path)

@@ -157,6 +157,10 @@ class Tagger(nn.Module):
             raise ValueError(f"the tokenizer has {len(self.tokenizer)} tokens, more than the {vocabulary} embeddings "
                              f"of the encoder {config.encoder!r}: they do not belong together")
         positions = getattr(getattr(self.encoder, "config", None), "max_position_embeddings", None)
+        # RoBERTa-style encoders (MPNet) spend two positions on padding: their tokenizer knows the real length
+        usable = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(positions, int) and isinstance(usable, int) and usable < positions:
+            positions = usable
         if isinstance(positions, int) and config.max_length > positions:
             raise ConfigError(f"config key 'model.max_length': {config.max_length} is not allowed (the encoder "
                               f"{config.encoder!r} has {positions} positions)")

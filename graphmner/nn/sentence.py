@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig
 
 from graphmner.nn.encoders import load_encoder, load_tokenizer, resolve_encoder
+from graphmner.paths import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,6 @@ class SentenceEmbedder:
             return torch.zeros(0, self.width)
         embedded = torch.cat(out)
         return embedded[torch.argsort(torch.tensor(order))]
-
-
-def cache_root(given: str | Path | None = None) -> Path:
-    return Path(given or os.environ.get("GRAPHMNER_CACHE") or Path.home() / ".cache" / "graphmner")
 
 
 def embed_texts(texts: Sequence[str], encoder: str = "minilm", max_length: int = 128,

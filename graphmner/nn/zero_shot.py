@@ -20,7 +20,8 @@ import torch
 from torch import Tensor
 
 from graphmner.evidence.image_types import IMAGE_TYPES, TYPE_NAMES
-from graphmner.nn.sentence import SentenceEmbedder, cache_root
+from graphmner.nn.sentence import SentenceEmbedder
+from graphmner.paths import cache_root
 
 log = logging.getLogger(__name__)
 

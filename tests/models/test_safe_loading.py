@@ -193,3 +193,22 @@ def test_a_tokenizer_larger_than_the_encoders_embeddings_is_refused(tiny_labels)
     tokenizer.add_tokens(["#newtoken"])  # one id past the encoder's last embedding: an index error in training
     with pytest.raises(ValueError, match=r"the tokenizer has 30523 tokens, more than the 30522 embeddings"):
         get_model_class("bert_crf")(tiny_model_config(), tiny_labels, tokenizer=tokenizer)
+
+
+@pytest.mark.parametrize("tokenizer_length, allowed", [(512, True), (256, False)])
+def test_max_length_is_checked_against_the_positions_the_encoder_can_use(tiny_labels, tokenizer_length, allowed):
+    # RoBERTa-style encoders (MPNet) hold two more position embeddings than they can use; their tokenizer's
+    # model_max_length is the real limit
+    from graphmner.fields import ConfigError
+    from graphmner.models.base import get_model_class
+    from graphmner.nn.encoders import load_tokenizer
+
+    tokenizer = load_tokenizer("minilm")
+    tokenizer.model_max_length = tokenizer_length
+    model_class, config = get_model_class("bert_crf"), tiny_model_config(max_length=300)
+    if allowed:
+        assert model_class(config, tiny_labels, tokenizer=tokenizer).config.max_length == 300
+    else:
+        with pytest.raises(ConfigError, match=r"'model.max_length': 300 is not allowed \(the encoder 'minilm' has "
+                                              r"256 positions\)"):
+            model_class(config, tiny_labels, tokenizer=tokenizer)

@@ -1,15 +1,52 @@
 from pathlib import Path
 
+import pytest
 import torch
+from transformers import AutoModel, AutoTokenizer
 
-from graphmner.nn.encoders import encoder_from_config, load_encoder, resolve_encoder
+from graphmner.nn.encoders import encoder_from_config, load_encoder, mpnet_dir, resolve_encoder
 from tests.conftest import TINY_ENCODER
+
+# read at collection, before the tests' own cache folder replaces $GRAPHMNER_CACHE
+FETCHED_MPNET = mpnet_dir()
 
 
 def test_minilm_alias_is_the_bundled_pretrained_model():
     path = Path(resolve_encoder("minilm"))
     assert (path / "model.safetensors").is_file() and (path / "config.json").is_file()
     assert resolve_encoder("bert-base-uncased") == "bert-base-uncased"  # hub names pass through
+
+
+def test_the_mpnet_alias_names_the_script_that_fetches_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHMNER_CACHE", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"encoder 'mpnet': .*all-mpnet-base-v2 holds no model; .*"
+                                                r"python data_prep/fetch_mpnet.py"):
+        resolve_encoder("mpnet")
+
+
+@pytest.mark.skipif(not (FETCHED_MPNET / "model.safetensors").is_file(),
+                    reason="all-mpnet-base-v2 not fetched (python data_prep/fetch_mpnet.py)")
+def test_fetched_mpnet_loads_every_weight(monkeypatch):
+    monkeypatch.setenv("GRAPHMNER_CACHE", str(FETCHED_MPNET.parents[1]))
+    path = resolve_encoder("mpnet")
+    assert Path(path) == FETCHED_MPNET
+    model, info = AutoModel.from_pretrained(path, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
+    assert (model.config.hidden_size, model.config.num_hidden_layers) == (768, 12)
+    assert AutoTokenizer.from_pretrained(path).tokenize("New York") == ["new", "york"]  # uncased, like MiniLM
+
+
+def test_an_encoder_without_segment_types_gets_no_token_type_ids():
+    from graphmner.nn.encoders import encode_rows
+
+    class NoSegments(torch.nn.Module):  # MPNet's forward has no token_type_ids, and its config no type_vocab_size
+        config = type("Config", (), {})()
+
+        def forward(self, input_ids, attention_mask):
+            return type("Out", (), {"last_hidden_state": input_ids.unsqueeze(-1).float()})()
+
+    ids = torch.ones(2, 4, dtype=torch.long)
+    assert encode_rows(NoSegments(), ids, torch.ones_like(ids), torch.zeros_like(ids)).shape == (2, 4, 1)
 
 
 def test_random_init_from_config_and_rebuild():
