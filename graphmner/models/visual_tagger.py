@@ -107,22 +107,27 @@ class VisualTokens(nn.Module):
         hidden: the encoder's width.
         feature_dim: width of the cached region features (``grid`` only).
         max_tokens: keep at most this many tokens per tweet (UMGF's four visual nodes), None for all.
+        project: map grid features to the encoder's width here (``Linear -> LayerNorm``); False gives them
+            as cached, ``(B, R, feature_dim)``, for a model with projections of its own (UMT has two).
     """
 
-    def __init__(self, source: str, hidden: int, feature_dim: int = 2048, max_tokens: int | None = None):
+    def __init__(self, source: str, hidden: int, feature_dim: int = 2048, max_tokens: int | None = None,
+                 project: bool = True):
         super().__init__()
         if source not in VISUAL_TOKENS:
             raise ValueError(f"unknown visual tokens {source!r}; known: {', '.join(VISUAL_TOKENS)}")
         self.source, self.max_tokens = source, max_tokens
-        if source == "grid":  # region features live in the backbone's space: learn the map to the encoder's
+        self.width = feature_dim if source == "grid" and not project else hidden  # of the tokens returned
+        if source == "grid" and project:  # region features live in the backbone's space: map them to the encoder's
             self.project = nn.Sequential(nn.Linear(feature_dim, hidden), nn.LayerNorm(hidden))
 
     def forward(self, batch: Batch, hidden: Tensor) -> tuple[Tensor, Tensor]:
         num = len(batch)
         if self.source == "grid":
             if "image_grid" not in batch.extra:  # no tweet of the batch has features
-                return hidden.new_zeros(num, 0, hidden.shape[-1]), hidden.new_zeros(num, 0, dtype=bool)
-            tokens = self.project(batch.extra["image_grid"].to(hidden.dtype))
+                return hidden.new_zeros(num, 0, self.width), hidden.new_zeros(num, 0, dtype=bool)
+            tokens = batch.extra["image_grid"].to(hidden.dtype)
+            tokens = self.project(tokens) if hasattr(self, "project") else tokens
             mask = batch.extra["image_present"][:, None].expand(-1, tokens.shape[1])
         else:
             states = hidden[batch.extra["visual_row"], batch.extra["visual_pos"]]  # (V, H)
@@ -136,9 +141,10 @@ class VisualTagger(Tagger):
     """A tagger whose featurizer records visual tokens and whose forward reads them (not registered)."""
 
     def __init__(self, config: VisualTaggerConfig, labels: LabelVocab, encoder: nn.Module | None = None,
-                 tokenizer=None, max_visual_tokens: int | None = None):
+                 tokenizer=None, max_visual_tokens: int | None = None, project_grid: bool = True):
         super().__init__(config, labels, encoder, tokenizer)
-        self.visual = VisualTokens(config.visual_tokens, self.hidden_size, config.feature_dim, max_visual_tokens)
+        self.visual = VisualTokens(config.visual_tokens, self.hidden_size, config.feature_dim, max_visual_tokens,
+                                   project_grid)
 
     @property
     def needs_evidence(self) -> bool:
@@ -149,7 +155,8 @@ class VisualTagger(Tagger):
                                 self.config.feature_dim)
 
     def encode_with_visual(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
-        """Word states ``(B, W, H)``, visual tokens ``(B, R, H)`` and their mask ``(B, R)``."""
+        """Word states ``(B, W, H)``, visual tokens ``(B, R, H)`` (``(B, R, feature_dim)``: grid features
+        left unprojected) and their mask ``(B, R)``."""
         hidden = encode_rows(self.encoder, batch.input_ids, batch.attention_mask, batch.token_type_ids)
         tokens, mask = self.visual(batch, hidden)
         return self.gather_words(hidden, batch), tokens, mask

@@ -18,7 +18,7 @@ class TestMMConcatGateObjects(BaseModelTest):
 
 class TestUMT(BaseModelTest):
     model_name = "umt"
-    model_changes = {"visual_tokens": "caption", "heads": 2}
+    model_changes = {"visual_tokens": "caption"}
 
 
 class TestUMGF(BaseModelTest):
@@ -40,28 +40,62 @@ def test_umgf_keeps_four_visual_nodes(tiny_data, tiny_labels):
     assert tokens.shape[1] == 4 and mask.sum(1).max() == 4
 
 
-def test_umt_span_head_constrains_typed_tags(tiny_data, tiny_labels):
+def test_umt_span_head_constrains_typed_tags_through_the_published_conversion(tiny_data, tiny_labels):
     t = TestUMT()
     model = t.make(tiny_labels).eval()
     tags = model.labels.tags
-    # the conversion adds the B score to every B-X, the I score to every I-X, the O score to O
+    types = len({tag[2:] for tag in tags if tag != "O"})
+    # UMT's trans_matrix: O -> O with 1, B -> every B-X and I -> every I-X with 1/K
     for j, tag in enumerate(tags):
-        expected = 0 if tag == "O" else (1 if tag.startswith("B-") else 2)
-        assert model.conversion[:, j].tolist() == [float(k == expected) for k in range(3)]
+        row = 0 if tag == "O" else (1 if tag.startswith("B-") else 2)
+        weight = 1.0 if tag == "O" else 1.0 / types
+        assert model.conversion[:, j].tolist() == [weight if k == row else 0.0 for k in range(3)]
     batch = model.featurizer().collate(t.examples(model, tiny_data, "train", 4))
     out = model(batch)
     typed, span = out.emissions, out.span_emissions
     assert span.shape == (*batch.word_mask.shape, 3)
     with torch.no_grad():
-        model.span_classifier.bias += torch.tensor([0.0, 5.0, 0.0])
-    typed_after = model(batch).emissions
-    shift = (typed_after - typed)[batch.word_mask]
-    for j, tag in enumerate(tags):
-        assert torch.allclose(shift[:, j], torch.full_like(shift[:, j], 5.0 if tag.startswith("B-") else 0.0),
-                              atol=1e-5)
+        model.span_classifier.bias += torch.tensor([0.0, 4.0, 0.0])
+    shift = (model(batch).emissions - typed)[batch.word_mask]
+    for j, tag in enumerate(tags):  # emissions = 0.5 typed + 0.5 span C: a B score of +4 moves every B-X by 0.5
+        expected = 0.5 * 4.0 / types if tag.startswith("B-") else 0.0
+        assert torch.allclose(shift[:, j], torch.full_like(shift[:, j], expected), atol=1e-5)
     out = model(batch)  # typed CRF loss + weighted span CRF loss
     model.config.span_loss_weight = 0.0
     assert out.loss > model(batch).loss
+
+
+def test_umt_is_wired_as_its_public_code(tiny_data, tiny_labels):
+    """Which states feed which layer: the span head reads its own text-only layer, the alignment's queries are
+    the main text states and its memory the word-aware image states, the classifier reads [Q; g * P]."""
+    t = TestUMT()
+    model = t.make(tiny_labels).eval()
+    hidden = model.hidden_size
+    assert model.classifier.in_features == 2 * hidden and model.gate.in_features == 2 * hidden
+    assert model.visual_for_text is not model.visual_for_image  # one projection per direction
+    seen = {}
+
+    def keep(name):
+        def hook(module, args, output):
+            seen[name] = (args, output)
+        return hook
+
+    for name in ("span_self", "main_self", "text_to_image", "image_to_text", "text_to_text", "span_classifier",
+                 "classifier", "gate"):
+        getattr(model, name).register_forward_hook(keep(name))
+    batch = model.featurizer().collate(t.examples(model, tiny_data, "train", 4))
+    model(batch)
+    main, span_states = seen["main_self"][1], seen["span_self"][1]
+    assert torch.equal(seen["span_classifier"][0][0], span_states)
+    assert torch.equal(seen["text_to_image"][0][0], main)  # P: the main text states attend V1
+    assert torch.equal(seen["image_to_text"][0][1], main)  # A: the image attends the main text states
+    q_args, q = seen["text_to_text"]
+    assert torch.equal(q_args[0], main) and torch.equal(q_args[1], seen["image_to_text"][1])  # Q = CMT(T <- A)
+    p = seen["text_to_image"][1]
+    gate = torch.sigmoid(seen["gate"][1])
+    assert torch.equal(seen["gate"][0][0], torch.cat([q, p], dim=-1))
+    assert torch.equal(seen["classifier"][0][0], torch.cat([q, gate * p], dim=-1))
+    assert model.encoder.config.num_attention_heads == model.main_self.attn.num_heads  # heads: the encoder's
 
 
 def test_grid_tokens_from_image_features(tiny_data, tiny_labels):
@@ -75,11 +109,13 @@ def test_grid_tokens_from_image_features(tiny_data, tiny_labels):
     grid, present = batch.extra["image_grid"], batch.extra["image_present"]
     assert grid.shape == (4, 49, 16) and present.tolist() == [False, True, True, True]
     model.eval()
-    text, fused = model._states(batch)
+    text, fused = model.text_states(batch), model.word_representations(batch)
     assert torch.equal(fused[0], text[0]) and not torch.allclose(fused[1:], text[1:])
     model.train()
     model(batch).loss.backward()
-    assert model.visual.project[0].weight.grad is not None
+    # UMT maps the 16-d region features to the encoder's width twice, once per direction
+    for projection in (model.visual_for_text, model.visual_for_image):
+        assert projection.in_features == 16 and projection.weight.grad is not None
 
 
 def test_unknown_options_are_errors(tiny_labels):
@@ -95,4 +131,4 @@ def test_unknown_options_are_errors(tiny_labels):
 
 class TestUMTKnowledge(BaseModelTest):
     model_name = "umt"
-    model_changes = {"visual_tokens": "caption", "heads": 2, "evidence": ["captions", "knowledge"]}
+    model_changes = {"visual_tokens": "caption", "heads": 4, "evidence": ["captions", "knowledge"]}
