@@ -5,7 +5,7 @@
     python experiments/grid.py fusion --models bert_crf,graphmner --fusion gnn,attention \\
         --evidence captions,none --seeds 1,2,3
     python experiments/grid.py sweep --models graphmner --set model.layers=1,2,3 -- --limit 200
-    python experiments/grid.py published-baselines --jobs experiments/studies/published-baselines/grid.txt
+    python experiments/grid.py published-baselines --jobs experiments/studies/published-baselines/grids/first.txt
 
 Every run is ``graphmner train`` in its own process (a crash stays one failed run), writes
 ``RUNS_DIR/<name>/`` and its log ``RUNS_DIR/<name>.log``, and is an MLflow run in the experiment

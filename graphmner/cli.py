@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument("--output", required=True, help="the feature cache (torch format, loads with weights_only=True)")
     fe.add_argument("--batch", type=integer(1), default=16)
     fe.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
+    fe.add_argument("--regions", help="a detection cache (graphmner detect): the grid is each image's most "
+                                      "confident detected regions, cropped and encoded (UMGF's visual nodes)")
+    fe.add_argument("--max-regions", type=integer(1), default=4, help="regions per image with --regions")
 
     bg = sub.add_parser("build-graphs", help="build every tweet's multimodal graph of a split and save them")
     bg.add_argument("--dataset", help="twitter2015 | twitter2017 (default), or a name for --data-dir")

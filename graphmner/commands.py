@@ -230,7 +230,7 @@ def detect(args: argparse.Namespace) -> int:
 def extract_features_command(args: argparse.Namespace) -> int:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     report = extract_features(args.image_dir, args.backbone, args.output, weights=args.weights, batch=args.batch,
-                              device=device)
+                              device=device, regions=args.regions, max_regions=args.max_regions)
     print(f"{report.summary()} -> {args.output}")
     return 0
 

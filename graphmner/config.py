@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import yaml
 
-from graphmner.fields import NON_EMPTY, ConfigError, above, at_least, between, check_fields, matches
+from graphmner.fields import NON_EMPTY, ConfigError, above, at_least, between, check_fields, matches, one_of
 from graphmner.formats import read_text_strict
 from graphmner.vision.captions import PLACEHOLDER_MIN_IMAGES
 
@@ -57,8 +57,13 @@ class TrainConfig:
     lr_head: Annotated[float, above(0)] = 1e-3
     # AdamW weight decay (not applied to biases, norms or the CRF)
     weight_decay: Annotated[float, at_least(0)] = 0.01
-    # share of all steps spent warming the learning rate up linearly from 0; then linear decay to 0
+    # share of all steps spent warming the learning rate up linearly from 0; then the schedule
     warmup_ratio: Annotated[float, between(0, 1, high_open=True)] = 0.1
+    # after the warm-up: "linear" decay to 0 at the last step, or "step": times step_gamma every step_epochs
+    # epochs (UMGF's StepLR)
+    schedule: Annotated[str, one_of("linear", "step")] = "linear"
+    step_epochs: Annotated[int, at_least(1)] = 2
+    step_gamma: Annotated[float, between(0, 1)] = 0.8
     # gradient clipping by global norm; 0 disables
     max_grad_norm: Annotated[float, at_least(0)] = 1.0
     # seeds python, numpy and torch (initialisation, dropout, shuffling)

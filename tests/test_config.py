@@ -46,7 +46,8 @@ def test_parse_override_values():
 
 CONFIGS = sorted((Path(__file__).parents[1] / "experiments" / "configs").glob("*.yaml"))
 # what defines a run besides its model: the training recipe (not the seed, device or bookkeeping)
-RECIPE = {"epochs", "patience", "batch_size", "lr_encoder", "lr_head", "weight_decay", "warmup_ratio", "max_grad_norm"}
+RECIPE = {"epochs", "patience", "batch_size", "lr_encoder", "lr_head", "weight_decay", "warmup_ratio", "max_grad_norm",
+          "schedule", "step_epochs", "step_gamma"}
 
 
 def test_shipped_configs_load():
@@ -104,7 +105,7 @@ def test_every_value_is_checked_where_the_config_is_built(override, said):
     ({"name": "graphmner", "evidence": "captions"}, "'model.evidence': 'captions' is not allowed (must be a list"),
     ({"name": "bert_crf", "dropout": 1.0}, "'model.dropout': 1.0 is not allowed (must be >= 0 and < 1)"),
     ({"name": "bert_crf", "max_length": 2}, "'model.max_length': 2 is not allowed (must be >= 4)"),
-    ({"name": "umgf", "visual_tokens": "pixels"}, "must be one of caption, objects, grid"),
+    ({"name": "umgf", "visual_tokens": "pixels"}, "must be one of caption, objects, kinds, grid"),
     ({"name": "bert_crf", "encoder_overrides": []}, "'model.encoder_overrides': [] is not allowed (must be a mapping)"),
 ])
 def test_model_sections_are_checked_before_any_data(values, said):

@@ -7,8 +7,12 @@ Visual tokens, whatever their source, reach a model as ``(B, R, H)`` tokens and 
   the object labels and the text sources such as knowledge, read by the text
   encoder: offline; what does not fit in ``max_length`` is cut);
 - ``objects``: the state of each object label's first piece in that row;
+- ``kinds``: four tokens, one per kind of thing UMGF grounds a region for (person, place, organisation,
+  text: :data:`~graphmner.evidence.visual.CONCEPT_KINDS`), each the mean state of the objects of that
+  kind in the evidence row, else of the whole row: the text stand-in for UMGF's four typed regions;
 - ``grid``: cached region features of a vision backbone (``graphmner
-  extract-features``), projected to the encoder's width.
+  extract-features``: the 7 x 7 grid, ViT patches, or crops of detected regions), projected to the
+  encoder's width.
 
 :class:`VisualFeaturizer` makes the evidence row and records where the tokens are;
 :class:`VisualTokens` gathers them; each model file only says how they are fused.
@@ -24,13 +28,15 @@ from torch import Tensor, nn
 from torch_geometric.utils import to_dense_batch
 
 from graphmner.data.labels import LabelVocab
-from graphmner.evidence.visual import EvidenceSources, VisualEvidence, evidence_words
+from graphmner.evidence.visual import CONCEPT_KINDS, EvidenceSources, VisualEvidence, concept_kind, evidence_words
 from graphmner.featurize import Batch, Example, Featurizer
 from graphmner.fields import at_least, one_of
 from graphmner.models.base import Tagger, TaggerConfig
 from graphmner.nn.encoders import encode_rows
 
-VISUAL_TOKENS = ("caption", "objects", "grid")
+VISUAL_TOKENS = ("caption", "objects", "kinds", "grid")
+# the kinds of the "kinds" tokens, in UMGF's order of crops (person, miscellaneous, location, organisation)
+TOKEN_KINDS = tuple(CONCEPT_KINDS.index(kind) for kind in ("person", "text", "place", "organisation"))
 
 
 @dataclass
@@ -38,7 +44,8 @@ class VisualTaggerConfig(TaggerConfig):
     # evidence sources: captions (offline), detections, features (graphmner extract-features), and text that
     # names things: knowledge (PGIM), descriptions (mPLUG-Owl), knowledge_gmner (RiVEG), read as caption tokens
     evidence: EvidenceSources = field(default_factory=lambda: ["captions"])
-    # "caption" (evidence text through the encoder, offline), "objects", or "grid" (evidence must include features)
+    # "caption" (evidence text through the encoder, offline), "objects", "kinds" (one token per person / text /
+    # place / organisation objects), or "grid" (evidence must include features)
     visual_tokens: Annotated[str, one_of(*VISUAL_TOKENS)] = "caption"
     # width of cached region features (grid tokens): 2048 for resnet152, 768 for vit_b_16
     feature_dim: Annotated[int, at_least(1)] = 2048
@@ -49,8 +56,8 @@ class VisualFeaturizer(Featurizer):
     (``caption``, ``objects``), or the image's region features (``grid``).
 
     Extras: ``visual_row``, ``visual_pos``, ``visual_index`` ``(V,)`` where each token's piece is and its
-    tweet; ``image_grid`` ``(B, R, D)`` (zeros for tweets without; absent when no tweet has features) and
-    ``image_present`` ``(B,)``.
+    tweet (``kinds``: its tweet * 4 + its kind, the token that piece is averaged into); ``image_grid``
+    ``(B, R, D)`` (zeros for tweets without; absent when no tweet has features) and ``image_present`` ``(B,)``.
     """
 
     needs_evidence = True
@@ -72,13 +79,23 @@ class VisualFeaturizer(Featurizer):
                 ex.extra["image_grid"] = ev.grid
             return
         texts = [evidence_words(e, with_texts=True) for e in evidence]  # (words, object -> word index)
-        for ex, (_, object_word), pieces in zip(examples, texts, self.pieces([w for w, _ in texts])):
+        for ex, ev, (_, object_word), pieces in zip(examples, evidence, texts, self.pieces([w for w, _ in texts])):
             row, starts = self.fit_row(pieces)
+            slots: list[int] = []
             if self.visual_tokens == "objects":  # objects whose word does not fit in the row are left out
                 positions = [starts[w] for w in object_word if w < len(starts)]
+            elif self.visual_tokens == "kinds" and starts:
+                whole = list(range(len(self.prefix), len(row)))
+                kinds = [concept_kind(o.label) for o in ev.objects]
+                positions = []
+                for slot, kind in enumerate(TOKEN_KINDS):
+                    found = [starts[w] for w, k in zip(object_word, kinds) if k == kind and w < len(starts)]
+                    positions += found or whole  # no object of that kind: the whole evidence, as UMGF's
+                    slots += [slot] * len(found or whole)  # grounding always returns some region
             else:
                 positions = list(range(len(self.prefix), len(row))) if starts else []
             ex.extra["visual_pos"] = positions
+            ex.extra["visual_slot"] = slots
             ex.extra["visual_row"] = [self.append_row(ex, row)] * len(positions) if positions else []
 
     def collate_extras(self, examples: Sequence[Example], row_offsets: Sequence[int]) -> dict[str, Any]:
@@ -93,7 +110,10 @@ class VisualFeaturizer(Featurizer):
         for b, (ex, offset) in enumerate(zip(examples, row_offsets)):
             rows += [r + offset for r in ex.extra["visual_row"]]
             positions += ex.extra["visual_pos"]
-            index += [b] * len(ex.extra["visual_pos"])
+            if self.visual_tokens == "kinds":
+                index += [b * len(TOKEN_KINDS) + slot for slot in ex.extra["visual_slot"]]
+            else:
+                index += [b] * len(ex.extra["visual_pos"])
         return {"visual_row": torch.tensor(rows, dtype=torch.long),
                 "visual_pos": torch.tensor(positions, dtype=torch.long),
                 "visual_index": torch.tensor(index, dtype=torch.long)}
@@ -129,6 +149,14 @@ class VisualTokens(nn.Module):
             tokens = batch.extra["image_grid"].to(hidden.dtype)
             tokens = self.project(tokens) if hasattr(self, "project") else tokens
             mask = batch.extra["image_present"][:, None].expand(-1, tokens.shape[1])
+        elif self.source == "kinds":  # the mean of each token's pieces: (B * 4, H) -> (B, 4, H)
+            states = hidden[batch.extra["visual_row"], batch.extra["visual_pos"]]  # (V, H)
+            slots = num * len(TOKEN_KINDS)
+            index = batch.extra["visual_index"]
+            sums = states.new_zeros(slots, states.shape[-1]).index_add_(0, index, states)
+            counts = torch.bincount(index, minlength=slots).to(states.dtype)
+            tokens = (sums / counts.clamp(min=1.0)[:, None]).view(num, len(TOKEN_KINDS), -1)
+            mask = (counts > 0).view(num, len(TOKEN_KINDS))
         else:
             states = hidden[batch.extra["visual_row"], batch.extra["visual_pos"]]  # (V, H)
             tokens, mask = to_dense_batch(states, batch.extra["visual_index"], batch_size=num)

@@ -131,7 +131,7 @@ class Trainer:
         self.model, self.config, self.callbacks = model, config, list(callbacks)
         self.device = resolve_device(config.device)
 
-    def _optimizer(self, steps: int):
+    def _optimizer(self, steps: int, steps_per_epoch: int):
         cfg = self.config
         groups = self.model.parameter_groups(cfg.lr_encoder, cfg.lr_head, cfg.weight_decay)
         optimizer = torch.optim.AdamW(groups)
@@ -140,6 +140,8 @@ class Trainer:
         def factor(step: int) -> float:
             if step < warmup:
                 return (step + 1) / (warmup + 1)
+            if cfg.schedule == "step":
+                return cfg.step_gamma ** (step // (cfg.step_epochs * steps_per_epoch))
             return max(0.0, (steps - step) / max(1, steps - warmup))
 
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
@@ -193,7 +195,7 @@ class Trainer:
         # seeded generator, leaving the global RNG alone)
         loader = DataLoader(list(train), batch_sampler=sampler, collate_fn=model.featurizer().collate,
                             generator=torch.Generator().manual_seed(cfg.seed))
-        optimizer, scheduler = self._optimizer(cfg.epochs * len(loader))
+        optimizer, scheduler = self._optimizer(cfg.epochs * len(loader), len(loader))
         state, best_state = TrainState(), None
         if resume:
             folder = latest_checkpoint(output_dir) if output_dir is not None else None

@@ -10,6 +10,11 @@ resnet152     7 x 7 = 49 regions, 2048     mean of the grid (UMT's setup)
 vit_b_16      196 patch tokens, 768        the class token
 ============  ===========================  ==============================
 
+With ``regions`` (a ``graphmner detect`` cache, ``--regions``) the grid is instead one vector per detected
+region: the image cropped to each box, the most confident first, encoded whole by the backbone (its global
+vector), ``max_regions`` of them (UMGF's four visual nodes); an image with fewer boxes fills the rest with
+the whole image, as UMGF's grounding always returns some region. The global vector stays the whole image's.
+
 Images are resized (shorter side 256) *before* the 224 centre crop, so small
 images work (UMT's RandomCrop without a resize fails on them), and normalised
 with the ImageNet statistics the torchvision weights expect. Weights:
@@ -37,6 +42,7 @@ from torchvision import transforms
 from tqdm.auto import tqdm
 
 from graphmner.formats import check_image_id
+from graphmner.vision.detector import Detection, read_detections
 from graphmner.vision.images import UnreadableImageError, list_images, open_image
 
 log = logging.getLogger(__name__)
@@ -117,32 +123,56 @@ class FeatureReport:
         return f"{self.images} images: {self.extracted} extracted, {len(self.unreadable)} unreadable"
 
 
+def crops(image, detections: list[Detection], count: int) -> list:
+    """``count`` PIL images: ``image`` cropped to its most confident boxes (normalised xyxy), then the whole
+    image for each box it lacks."""
+    boxed = sorted((d for d in detections if d.box_xyxyn is not None), key=lambda d: -d.score)[:count]
+    width, height = image.size
+    out = []
+    for d in boxed:
+        x1, y1, x2, y2 = d.box_xyxyn
+        box = (int(x1 * width), int(y1 * height), max(int(x2 * width), int(x1 * width) + 1),
+               max(int(y2 * height), int(y1 * height) + 1))  # at least one pixel each way
+        out.append(image.crop(box))
+    return out + [image] * (count - len(out))
+
+
 @torch.no_grad()
 def features_of(paths: list[Path], model: FeatureExtractor, batch: int = 16, device: str = "cpu",
-                report: FeatureReport | None = None, desc: str | None = None) -> ImageFeatures:
+                report: FeatureReport | None = None, desc: str | None = None,
+                regions: dict[str, list[Detection]] | None = None, max_regions: int = 4) -> ImageFeatures:
     """Run ``model`` over image files (id = file stem) into an in-memory :class:`ImageFeatures`;
-    unreadable images go to ``errors`` (and ``report``), never replaced."""
+    unreadable images go to ``errors`` (and ``report``), never replaced. With ``regions`` (image id ->
+    detections) the grid is ``max_regions`` region vectors per image (see the module docstring)."""
     transform = preprocess()
     report = report if report is not None else FeatureReport(images=len(paths))
     model = model.eval().to(device)
+    per_image = 1 + max_regions if regions is not None else 1  # inputs per image: itself, then its crops
     ids, globals_, grids = [], [], []
     for start in tqdm(range(0, len(paths), batch), desc=desc or f"features ({model.backbone})", unit="batch",
                       disable=len(paths) <= batch and desc is None):
         images = []
         for path in paths[start:start + batch]:
             try:
-                images.append(transform(open_image(path)))
+                image = open_image(path)
+                found = [image] + (crops(image, regions.get(Path(path).stem, []), max_regions)
+                                   if regions is not None else [])
+                images += [transform(x) for x in found]
                 ids.append(Path(path).stem)
             except UnreadableImageError as err:
                 report.unreadable[Path(path).stem] = err.reason
         if images:
             pooled, grid = model(torch.stack(images).to(device))
+            if regions is not None:  # each crop's global vector is a region
+                pooled = pooled.view(-1, per_image, pooled.shape[-1])
+                pooled, grid = pooled[:, 0], pooled[:, 1:]
             globals_.append(pooled.to(torch.bfloat16).cpu())
             grids.append(grid.to(torch.bfloat16).cpu())
     report.extracted = len(ids)
     dim = model.dim
     meta = {"backbone": model.backbone, "weights": model.weights, "dim": dim,
-            "regions": int(grids[0].shape[1]) if grids else 0}
+            "regions": int(grids[0].shape[1]) if grids else 0,
+            "grid": "detected regions" if regions is not None else "backbone"}
     return ImageFeatures({image_id: i for i, image_id in enumerate(ids)},
                          torch.cat(globals_) if globals_ else torch.empty(0, dim, dtype=torch.bfloat16),
                          torch.cat(grids) if grids else torch.empty(0, 0, dim, dtype=torch.bfloat16),
@@ -150,12 +180,16 @@ def features_of(paths: list[Path], model: FeatureExtractor, batch: int = 16, dev
 
 
 def extract_features(image_dir: str | Path, backbone: str, output: str | Path, weights: str = "default",
-                     batch: int = 16, device: str = "cpu") -> FeatureReport:
-    """Run the backbone over every image of ``image_dir`` and write the cache to ``output``."""
+                     batch: int = 16, device: str = "cpu", regions: str | Path | None = None,
+                     max_regions: int = 4) -> FeatureReport:
+    """Run the backbone over every image of ``image_dir`` and write the cache to ``output``; with ``regions``
+    (a detection cache) the grid is ``max_regions`` detected regions per image."""
     paths = list_images(image_dir)
     report = FeatureReport(images=len(paths))
+    boxes = read_detections(regions)[0] if regions is not None else None
     found = features_of(paths, FeatureExtractor(backbone, weights), batch, device, report,
-                        desc=f"features ({backbone})")
+                        desc=f"features ({backbone}{', regions' if boxes is not None else ''})", regions=boxes,
+                        max_regions=max_regions)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     torch.save({"ids": list(found.index), "global": found.global_, "grid": found.grid, "errors": found.errors,
                 "meta": found.meta}, str(output))

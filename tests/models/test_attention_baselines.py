@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from graphmner.evidence.visual import VisualEvidence
+from graphmner.data.conll import Tweet
+from graphmner.evidence.visual import VisualEvidence, caption_concepts
 from tests.models.base_model_test import BaseModelTest
 
 
@@ -23,21 +24,80 @@ class TestUMT(BaseModelTest):
 
 class TestUMGF(BaseModelTest):
     model_name = "umgf"
-    model_changes = {"visual_tokens": "objects", "heads": 2, "layers": 2}
+    model_changes = {"visual_tokens": "kinds", "heads": 2, "layers": 2, "width": 16, "ffn": 8}
+
+
+class TestUMGFObjects(BaseModelTest):
+    model_name = "umgf"
+    model_changes = {"visual_tokens": "objects", "heads": 2, "layers": 1, "width": 16, "ffn": 8}
 
 
 class TestUMGFCaption(BaseModelTest):
     model_name = "umgf"
-    model_changes = {"visual_tokens": "caption", "heads": 2, "layers": 1}
+    model_changes = {"visual_tokens": "caption", "heads": 2, "layers": 1, "width": 16, "ffn": 8}
 
 
 def test_umgf_keeps_four_visual_nodes(tiny_data, tiny_labels):
-    t = TestUMGF()
+    t = TestUMGFObjects()
     model = t.make(tiny_labels).eval()
     batch = model.featurizer().collate(t.examples(model, tiny_data, "test", 6))
     hidden = torch.zeros(batch.input_ids.shape[0], batch.input_ids.shape[1], model.hidden_size)
     tokens, mask = model.visual(batch, hidden)
     assert tokens.shape[1] == 4 and mask.sum(1).max() == 4
+
+
+def test_kinds_tokens_are_one_per_kind_of_umgfs_regions_else_the_whole_caption(tiny_labels):
+    # UMGF's four regions are grounded for person, miscellaneous, location and organisation; the stand-in reads
+    # the caption's concepts of each kind (person, text, place, organisation), else the whole caption
+    t = TestUMGF()
+    model = t.make(tiny_labels).eval()
+    tweet = Tweet("t", ["Go", "Bears"], ["O", "B-ORG"], image_id="1.jpg")
+    caption = "a man holding a sign in a stadium"
+    evidence = [VisualEvidence("1.jpg", objects=caption_concepts(caption), caption=caption)]
+    featurizer = model.featurizer()
+    batch = featurizer.collate(featurizer([tweet], evidence))
+    row = batch.extra["visual_row"][0]
+    hidden = torch.zeros(batch.input_ids.shape[0], batch.input_ids.shape[1], model.hidden_size)
+    hidden[row, :, 0] = torch.arange(batch.input_ids.shape[1], dtype=torch.float)  # a piece's state: its position
+    tokens, mask = model.visual(batch, hidden)
+    pieces = [featurizer.tokenizer.convert_ids_to_tokens(int(i)) for i in batch.input_ids[row]]
+    first = {piece: k for k, piece in reversed(list(enumerate(pieces)))}
+    caption_positions = [k for k, piece in enumerate(pieces) if piece not in ("[CLS]", "[SEP]", "[PAD]")]
+    assert mask.tolist() == [[True] * 4]
+    assert tokens[0, :, 0].tolist() == [first["man"], first["sign"], first["stadium"],
+                                        sum(caption_positions) / len(caption_positions)]
+
+
+def test_umgf_is_wired_as_its_public_code(tiny_data, tiny_labels):
+    t = TestUMGF()
+    model = t.make(tiny_labels).eval()
+    hidden, width = model.hidden_size, model.config.width
+    assert model.classifier.in_features == hidden + width  # hidden2tag over [encoder states; fused states]
+    assert len(model.layers) == 2 and model.layers[0].word_ffn[0].out_features == model.config.ffn
+    visual_attention = model.layers[0].visual_attention  # queries and keys projected, values and output not
+    assert isinstance(visual_attention.value, torch.nn.Identity) and isinstance(visual_attention.output,
+                                                                                torch.nn.Identity)
+    seen = {}
+    model.layers[0].word_gate.register_forward_hook(lambda m, args, out: seen.update(pairs=args[0]))
+    model.classifier.register_forward_hook(lambda m, args, out: seen.update(classified=args[0]))
+    batch = model.featurizer().collate(t.examples(model, tiny_data, "test", 4))
+    words = model.text_states(batch)[..., :hidden]
+    model(batch)
+    # a sigmoid gate per (word, visual node) pair: (B, W, 4, 2 * width)
+    assert seen["pairs"].shape == (4, batch.word_mask.shape[1], 4, 2 * width)
+    assert torch.equal(seen["classified"][..., :hidden], words)  # the encoder's own states beside the fused
+
+
+def test_umgf_grid_nodes_are_region_features_with_a_trained_last_layer(tiny_data, tiny_labels):
+    t = TestUMGF()
+    t.model_changes = {**TestUMGF.model_changes, "visual_tokens": "grid", "feature_dim": 12, "evidence": ["features"]}
+    model = t.make(tiny_labels)
+    tweets = tiny_data["train"][:3]
+    evidence = [VisualEvidence(tw.image_id, grid=torch.randn(4, 12) if i else None) for i, tw in enumerate(tweets)]
+    batch = model.featurizer().collate(model.featurizer()(tweets, evidence))
+    assert model.visual_fc.in_features == model.visual_fc.out_features == 12  # UMGF's new 2048 -> 2048 layer
+    model(batch).loss.backward()
+    assert model.visual_fc.weight.grad is not None and model.visual_map[0].weight.grad is not None
 
 
 def test_umt_span_head_constrains_typed_tags_through_the_published_conversion(tiny_data, tiny_labels):

@@ -161,3 +161,23 @@ def test_the_recipe_tool_stops_where_the_trainer_does(tmp_path, tiny_data, tiny_
     trained, best_epoch, best = table.early_stop(curve, patience)
     assert (result.metrics["epochs_trained"], result.metrics["best_epoch"]) == (trained, best_epoch)
     assert best == max(curve[:trained])
+
+
+@pytest.mark.parametrize("schedule, warmup, expected", [
+    # UMGF's StepLR(2 epochs, 0.8) with 3 steps an epoch and no warm-up
+    ("step", 0.0, [1.0] * 6 + [0.8] * 6 + [0.64] * 3),
+    # the default: linear warm-up over 2 of 15 steps, then linear decay to 0
+    ("linear", 0.15, [1 / 3, 2 / 3] + [(15 - s) / 13 for s in range(2, 15)]),
+])
+def test_learning_rate_schedules(tiny_labels, schedule, warmup, expected):
+    model = get_model_class("bert_crf")(tiny_model_config(), tiny_labels)
+    config = TrainConfig(epochs=5, lr_head=1.0, warmup_ratio=warmup, schedule=schedule, step_epochs=2, step_gamma=0.8,
+                         device="cpu")
+    optimizer, scheduler = Trainer(model, config)._optimizer(steps=15, steps_per_epoch=3)
+    head = next(g for g in optimizer.param_groups if g["name"] == "head")
+    seen = []
+    for _ in range(15):
+        seen.append(head["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert seen == pytest.approx(expected)

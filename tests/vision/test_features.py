@@ -3,8 +3,10 @@ import shutil
 
 import pytest
 import torch
+from PIL import Image
 
-from graphmner.vision.features import FeatureExtractor, extract_features, read_features
+from graphmner.vision.detector import Detection
+from graphmner.vision.features import FeatureExtractor, crops, extract_features, read_features
 from tests.conftest import RESOURCES
 
 
@@ -77,3 +79,32 @@ def test_a_cache_of_the_wrong_shape_or_values_is_refused(tmp_path, changes, said
         read_features(_cache(tmp_path, **changes))
     assert said in str(caught.value)
     assert read_features(_cache(tmp_path)).get("b") is not None  # the same cache, sound, reads
+
+
+def test_regions_are_the_most_confident_boxes_cropped_then_the_whole_image(images, tmp_path):
+    # UMGF's visual nodes: each detected region encoded whole by the backbone; missing ones are the whole image
+    cache_file = tmp_path / "detections.jsonl"
+    cache_file.write_text("\n".join([
+        '{"meta": {"weights": "test"}}',
+        '{"image_id": "27", "objects": [{"label": "person", "score": 0.4, "box_xyxyn": [0.0, 0.0, 0.5, 0.5]}, '
+        '{"label": "sign", "score": 0.9, "box_xyxyn": [0.5, 0.5, 1.0, 1.0]}, {"label": "cup", "score": 0.8}]}',
+        '{"image_id": "33", "objects": []}']) + "\n", encoding="utf-8")
+    torch.manual_seed(0)
+    out = tmp_path / "regions.pt"
+    report = extract_features(images, "resnet152", out, weights="random", batch=4, regions=cache_file, max_regions=4)
+    assert report.extracted == 5
+    cache = read_features(out)
+    assert cache.regions == 4 and cache.meta["grid"] == "detected regions"
+    whole, regions = cache.get("27")
+    assert not torch.equal(regions[0], whole) and not torch.equal(regions[1], whole)  # two boxes (the cup has none)
+    assert torch.equal(regions[2], whole) and torch.equal(regions[3], whole)
+    whole, regions = cache.get("33")  # no objects, and "56" is not in the cache at all: the whole image, 4 times
+    assert all(torch.equal(r, whole) for r in regions) and all(torch.equal(r, cache.get("56")[0])
+                                                              for r in cache.get("56")[1])
+
+
+def test_crops_come_most_confident_first():
+    image = Image.new("RGB", (100, 50))
+    found = crops(image, [Detection("a", (0.0, 0.0, 0.1, 0.2), 0.2), Detection("b", (0.0, 0.0, 0.5, 1.0), 0.9),
+                          Detection("c", None, 1.0)], 3)
+    assert [c.size for c in found] == [(50, 50), (10, 10), (100, 50)]
