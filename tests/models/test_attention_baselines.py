@@ -88,13 +88,19 @@ def test_umgf_is_wired_as_its_public_code(tiny_data, tiny_labels):
     assert torch.equal(seen["classified"][..., :hidden], words)  # the encoder's own states beside the fused
 
 
+def with_grid(t: BaseModelTest, data, labels, tweets: int, regions: int, dim: int):
+    """A model of test ``t`` reading ``dim``-wide region features, and a batch of ``tweets`` tweets with
+    random ``(regions, dim)`` features, but the first, which has no image."""
+    t.model_changes = {**type(t).model_changes, "visual_tokens": "grid", "feature_dim": dim, "evidence": ["features"]}
+    model = t.make(labels)
+    chosen = data["train"][:tweets]
+    evidence = [VisualEvidence(tw.image_id, grid=torch.randn(regions, dim) if i else None)
+                for i, tw in enumerate(chosen)]
+    return model, model.featurizer().collate(model.featurizer()(chosen, evidence))
+
+
 def test_umgf_grid_nodes_are_region_features_with_a_trained_last_layer(tiny_data, tiny_labels):
-    t = TestUMGF()
-    t.model_changes = {**TestUMGF.model_changes, "visual_tokens": "grid", "feature_dim": 12, "evidence": ["features"]}
-    model = t.make(tiny_labels)
-    tweets = tiny_data["train"][:3]
-    evidence = [VisualEvidence(tw.image_id, grid=torch.randn(4, 12) if i else None) for i, tw in enumerate(tweets)]
-    batch = model.featurizer().collate(model.featurizer()(tweets, evidence))
+    model, batch = with_grid(TestUMGF(), tiny_data, tiny_labels, tweets=3, regions=4, dim=12)
     assert model.visual_fc.in_features == model.visual_fc.out_features == 12  # UMGF's new 2048 -> 2048 layer
     model(batch).loss.backward()
     assert model.visual_fc.weight.grad is not None and model.visual_map[0].weight.grad is not None
@@ -160,12 +166,7 @@ def test_umt_is_wired_as_its_public_code(tiny_data, tiny_labels):
 
 def test_grid_tokens_from_image_features(tiny_data, tiny_labels):
     # region features as the visual tokens (the online path), here random: 3 of 4 tweets have an image
-    t = TestUMT()
-    t.model_changes = {**TestUMT.model_changes, "visual_tokens": "grid", "feature_dim": 16, "evidence": ["features"]}
-    model = t.make(tiny_labels)
-    tweets = tiny_data["train"][:4]
-    evidence = [VisualEvidence(tw.image_id, grid=torch.randn(49, 16) if i else None) for i, tw in enumerate(tweets)]
-    batch = model.featurizer().collate(model.featurizer()(tweets, evidence))
+    model, batch = with_grid(TestUMT(), tiny_data, tiny_labels, tweets=4, regions=49, dim=16)
     grid, present = batch.extra["image_grid"], batch.extra["image_present"]
     assert grid.shape == (4, 49, 16) and present.tolist() == [False, True, True, True]
     model.eval()
