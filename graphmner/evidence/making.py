@@ -190,6 +190,9 @@ class EvidenceMaker:
         if meta.get("weights") == "random":
             raise ValueError(f"this model's features came from a randomly initialised {meta['backbone']}; a new "
                              "random backbone gives unrelated features. Pass --features CACHE holding the image.")
+        if meta.get("grid") == "detected regions":  # the backbone's own grid would be read as regions
+            raise ValueError("this model's image features are detected regions (graphmner extract-features "
+                             "--regions); pass --features CACHE holding the image's regions")
         extractor, report = FeatureExtractor(meta["backbone"], meta["weights"]), FeatureReport(images=len(paths))
         features = features_of(paths, extractor, device=self.device, report=report)
         self.unreadable.update(report.unreadable)

@@ -9,6 +9,7 @@ from graphmner.evidence.visual import (
     evidence_words,
     shuffle_evidence,
 )
+from tests.conftest import RESOURCES
 
 
 def test_caption_concepts_are_content_words_in_order():
@@ -255,3 +256,16 @@ def test_new_tweets_without_given_knowledge_get_none_counted():
     assert report.with_text == {"knowledge": 1} and report.empty == 0
     evidence, report = EvidenceMaker(["knowledge"])(tweets, {})
     assert report.with_text == {"knowledge": 0} and report.empty == 2
+
+
+def test_a_model_of_detected_regions_never_reads_a_new_images_backbone_grid_as_regions():
+    # the backbone would give the 7 x 7 grid, and the model would take its first cells for regions
+    from graphmner.evidence.making import EvidenceMaker
+
+    record = {"sources": ["features"], "features": {"cache": "regions.pt", "backbone": "resnet152",
+                                                    "weights": "default", "dim": 2048, "regions": 4,
+                                                    "grid": "detected regions"}}
+    maker = EvidenceMaker(["features"], record)
+    with pytest.raises(ValueError, match=r"detected regions \(graphmner extract-features --regions\); pass "
+                                         r"--features CACHE"):
+        maker([Tweet("a", ["x"], None, "a")], {"a": RESOURCES / "images" / "27.jpg"})
