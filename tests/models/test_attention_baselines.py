@@ -193,3 +193,19 @@ def test_unknown_options_are_errors(tiny_labels):
 class TestUMTKnowledge(BaseModelTest):
     model_name = "umt"
     model_changes = {"visual_tokens": "caption", "heads": 4, "evidence": ["captions", "knowledge"]}
+
+
+def test_mm_concat_joins_one_image_vector_to_every_word(tiny_data, tiny_labels):
+    # MMNerModel's shape: h' = h + W [h; v], v the image's one vector (here the mean of its projected regions)
+    model, batch = with_grid(TestMMConcat(), tiny_data, tiny_labels, tweets=3, regions=5, dim=12)
+    model.eval()
+    seen = {}
+    model.join.register_forward_hook(lambda m, args, out: seen.update(joined=args[0], delta=out))
+    fused = model.word_representations(batch)
+    words = model.text_states(batch)
+    image = model.visual.project(batch.extra["image_grid"]).mean(dim=1)  # (B, H)
+    hidden = model.hidden_size
+    assert torch.allclose(seen["joined"][..., :hidden], words, atol=1e-6)
+    assert torch.allclose(seen["joined"][1:, :, hidden:], image[1:, None].expand_as(words[1:]), atol=1e-6)
+    assert torch.allclose(fused[1:], words[1:] + seen["delta"][1:], atol=1e-6)
+    assert torch.equal(fused[0], words[0])  # the tweet without an image: the text path
