@@ -52,7 +52,7 @@ SPAN_TAGS = ["O", "B-SPAN", "I-SPAN"]
 @dataclass
 class UMTConfig(VisualTaggerConfig):
     # attention heads of UMT's own layers; None: the encoder's (UMT builds them from BERT's config)
-    heads: Annotated[int | None, at_least(1)] = None
+    heads: Annotated[int, at_least(1)] | None = None
     # β: weight of the entity-span-detection loss (UMT: 0.5)
     span_loss_weight: Annotated[float, at_least(0)] = 0.5
     # α: share of the span head's converted scores in the typed emissions (UMT: 0.5)
