@@ -17,13 +17,16 @@ that a study's figures can be re-derived without the store or the folders. Rows 
 and the others are listed on stderr. One regime per table: rows from different devices (a CPU, a GPU
 model) or encoder weights are refused unless ``--mix-regimes``, and the regime is printed under the
 table. ``--curves`` prints each run's dev F1 after every epoch; ``--patience 2,3,5`` what early
-stopping with each patience would keep and cost on those curves (the choice of a recipe); ``--cost``
+stopping with each patience would keep and cost on those curves (the choice of a recipe; ``--long-runs
+bert-10ep=bert-20ep`` marks a shorter schedule against its long run); ``--rows`` orders (``--only``:
+selects) the rows of every table; ``--cost``
 the seconds per epoch of each variant and, with ``--reference``, their ratio to it. ``--write``
 replaces the text between ``<!-- table:SECTION -->``
 and ``<!-- /table:SECTION -->``, so that no figure in a page is typed by hand. Dev is shown beside
 test: decisions are taken on dev.
 
-``--reference VARIANT`` marks every other row against that row on test: the difference of mean F1,
+``--reference VARIANT`` marks every other row against that row on test (``--split dev``: on dev, for a
+decision): the difference of mean F1,
 a tweet-level p-value (paired bootstrap over tweets of the seed-averaged F1, from the per-tweet counts
 each run record carries; ``graphmner.eval.significance.bootstrap_counts``) and a seed-level one (exact
 permutation test over the runs' F1s). A row with fewer than 5 seeds is marked †: it supports no
@@ -66,8 +69,10 @@ class Cell:
     epoch_seconds: list[float] = field(default_factory=list)
     devices: set[str] = field(default_factory=set)
     regimes: set[tuple[str, str]] = field(default_factory=set)  # (device kind, encoder)
-    test_counts: dict[int, str] = field(default_factory=dict)  # seed -> per-tweet counts on test (run record)
-    test_gold: set[str] = field(default_factory=set)  # digests of the test tweets and gold tags
+    counts: dict[str, dict[int, str]] = field(default_factory=lambda: {"dev": {}, "test": {}})  # split -> seed ->
+    # per-tweet counts (run record)
+    gold: dict[str, set[str]] = field(default_factory=lambda: {"dev": set(), "test": set()})  # split -> digests of
+    # its tweets and gold tags
 
     def text(self) -> str:
         return spread([self.f1[s] for s in sorted(self.f1)])
@@ -91,9 +96,10 @@ def add_run(cells: dict[tuple[str, str], Cell], seen: set, record: dict, where: 
     device = record.get("device") or "?"
     cell.devices.add(device)
     cell.regimes.add(("CPU" if device.startswith("cpu") else device, record.get("encoder") or "?"))
-    if record.get("test_tweet_counts") is not None:
-        cell.test_counts[key[2]] = record["test_tweet_counts"]
-        cell.test_gold.add(record.get("test_gold") or "?")
+    for split in ("dev", "test"):
+        if record.get(f"{split}_tweet_counts") is not None:
+            cell.counts[split][key[2]] = record[f"{split}_tweet_counts"]
+            cell.gold[split].add(record.get(f"{split}_gold") or "?")
 
 
 def file_runs(path: Path, grids: list[str] | None = None) -> list[dict]:
@@ -192,23 +198,25 @@ def regimes(cells: dict[tuple[str, str], Cell]) -> list[tuple[str, str]]:
 
 @dataclass
 class Mark:
-    """One row against the reference on one dataset's test split."""
+    """One row against the reference on one dataset's split (test, or dev for a decision)."""
 
-    delta: float  # mean test F1 of the row minus the reference's (points)
+    delta: float  # mean F1 of the row minus the reference's (points)
     p_tweets: float | None  # paired bootstrap over tweets; None without per-tweet counts
     p_seeds: float | None  # permutation test over seeds; None with fewer than 2 runs on a side
     few_seeds: bool  # fewer than MIN_SEEDS runs on a side
 
 
-def mark(cell: Cell, reference: Cell, resamples: int = 1000) -> Mark:
-    """The row's test F1 against the reference's: difference, tweet-level and seed-level p-values."""
-    a, b = [reference.f1[s] for s in sorted(reference.f1)], [cell.f1[s] for s in sorted(cell.f1)]
+def mark(cell: Cell, reference: Cell, split: str = "test", resamples: int = 1000) -> Mark:
+    """The row's F1 on ``split`` against the reference's: difference, tweet-level and seed-level p-values."""
+    scores = (lambda c: c.f1) if split == "test" else (lambda c: c.dev)
+    a, b = [scores(reference)[s] for s in sorted(scores(reference))], [scores(cell)[s] for s in sorted(scores(cell))]
     delta = statistics.mean(b) - statistics.mean(a)
     p_seeds = seed_permutation_test(a, b)["p"] if min(len(a), len(b)) >= 2 else None
     p_tweets = None
-    complete = len(cell.test_counts) == len(cell.f1) and len(reference.test_counts) == len(reference.f1)
-    if complete and len(cell.test_gold | reference.test_gold) == 1 and "?" not in cell.test_gold:
-        stack = [np.stack([counts_of_text(c.test_counts[s]) for s in sorted(c.test_counts)]) for c in (reference, cell)]
+    counts, gold = (cell.counts[split], reference.counts[split]), cell.gold[split] | reference.gold[split]
+    complete = len(counts[0]) == len(b) and len(counts[1]) == len(a)
+    if complete and len(gold) == 1 and "?" not in gold:
+        stack = [np.stack([counts_of_text(c[s]) for s in sorted(c)]) for c in (counts[1], counts[0])]
         p_tweets = bootstrap_counts(stack[0], stack[1], resamples=resamples, chunk=50)["p"]
     return Mark(delta, p_tweets, p_seeds, min(len(a), len(b)) < MIN_SEEDS)
 
@@ -218,9 +226,9 @@ def p_text(p: float | None) -> str:
 
 
 def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None, mix_regimes: bool = False,
-             reference: str | None = None) -> str:
+             reference: str | None = None, split: str = "test") -> str:
     """One row per variant; per dataset: dev F1 and test F1 (mean ± sample std when n > 1), n, s/epoch;
-    with ``reference``, each other row's test difference and p-values against it (see :func:`mark`).
+    with ``reference``, each other row's difference and p-values against it on ``split`` (see :func:`mark`).
 
     Raises:
         SystemExit: the cells come from more than one regime (device kind, encoder) and ``mix_regimes`` is off,
@@ -243,7 +251,7 @@ def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None, 
         title = DATASET_TITLES.get(d, d)
         head += [f"{title} dev F1", "test F1", "n"]
         if reference is not None:
-            head += [f"Δ test vs {reference}", "p tweets", "p seeds"]
+            head += [f"Δ {split} vs {reference}", "p tweets", "p seeds"]
         head.append("s/epoch")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     marks: dict[tuple[str, str], Mark] = {}
@@ -260,24 +268,24 @@ def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None, 
                 if v == reference or ref is None:
                     row += ["", "", ""]
                 else:
-                    m = marks[(v, d)] = mark(cell, ref)
+                    m = marks[(v, d)] = mark(cell, ref, split)
                     dagger = "†" if m.few_seeds else ""
                     row += [f"{m.delta:+.2f}{dagger}", p_text(m.p_tweets), p_text(m.p_seeds) + dagger]
             row.append(f"{statistics.mean(cell.epoch_seconds):.0f}" if cell.epoch_seconds else "")
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     if reference is not None and marks:
-        lines += comparisons_note(marks, reference)
+        lines += comparisons_note(marks, reference, split)
     lines.append("Regime" + ("s (mixed on purpose)" if len(found) > 1 else "") + ": "
                  + "; ".join(f"{device}, encoder {encoder}" for device, encoder in found) + ".")
     return "\n".join(lines) + "\n"
 
 
-def comparisons_note(marks: dict[tuple[str, str], Mark], reference: str) -> list[str]:
+def comparisons_note(marks: dict[tuple[str, str], Mark], reference: str, split: str = "test") -> list[str]:
     """What the p-values mean together: how many comparisons, and which survive Holm's correction."""
     tested = {key: m for key, m in marks.items() if m.p_tweets is not None}
-    text = (f"Δ: mean test F1 minus {reference}'s (points). p tweets: paired bootstrap over test tweets of the "
-            f"seed-averaged F1 (1,000 resamples); p seeds: permutation test over the runs' test F1. † fewer than "
+    text = (f"Δ: mean {split} F1 minus {reference}'s (points). p tweets: paired bootstrap over {split} tweets of the "
+            f"seed-averaged F1 (1,000 resamples); p seeds: permutation test over the runs' {split} F1. † fewer than "
             f"{MIN_SEEDS} seeds: no claim rests on it. Multiple comparisons: {len(marks)} comparison"
             f"{'s' if len(marks) != 1 else ''} (rows × datasets) with {reference}; each p-value holds for its "
             f"comparison alone")
@@ -324,30 +332,54 @@ def early_stop(curve: list[float], patience: int | None) -> tuple[int, int, floa
     return len(curve), best_epoch, best
 
 
-def patience_table(records: list[dict], patiences: list[int]) -> str:
-    """For each (variant, dataset): the long runs' best dev F1 (mean ± std over seeds) and, for each
-    patience, the dev F1 early stopping would keep and the epochs it would train (means over seeds),
-    marked ✓ when the kept dev F1 is within one seed standard deviation of the long runs' best (with two
-    or more seeds). Exact for a schedule as long as the runs: the trainer's learning rate follows the
-    planned epochs, not the stop."""
+def within(dev: float, floor: float | None) -> str:
+    """`` ✓`` when a mean dev F1 reaches the floor (the long runs' best minus one seed std)."""
+    return " ✓" if floor is not None and dev >= floor else ""
+
+
+def patience_table(records: list[dict], patiences: list[int], long_runs: dict[str, str] | None = None) -> str:
+    """For each (variant, dataset): the runs' best dev F1 (mean ± std over seeds) and, for each patience,
+    the dev F1 early stopping would keep and the epochs it would train (means over seeds), marked ✓ when
+    the kept dev F1 is within one seed standard deviation of the long runs' best (with two or more
+    seeds). Exact for a schedule as long as the runs: the trainer's learning rate follows the planned
+    epochs, not the stop. ``long_runs`` maps a shorter schedule's variant to its long run's (``{"bert-10ep":
+    "bert-20ep"}``): its row is marked against that variant's best on the same dataset, its best too, and
+    a last column gives its best dev F1 against the long run's (difference, tweet-level and seed-level p)."""
+    long_runs = long_runs or {}
     groups: dict[tuple[str, str], list[list[float]]] = defaultdict(list)
     for r in records:
         if r.get("dev_f1_per_epoch"):
             groups[(r["variant"], r["dataset"])].append([100 * v for v in r["dev_f1_per_epoch"]])
     if not groups:
         raise SystemExit("no run with a dev F1 per epoch")
+    variants = sorted({k[0] for k in groups})
+    missing = sorted(set(long_runs.values()) - set(variants))
+    if missing:
+        raise SystemExit(f"--long-runs: no runs of {', '.join(missing)} (rows: {', '.join(variants)})")
+    cells = cells_of(records, "run") if long_runs else {}
     head = ["run", "seeds", "epochs", "best dev F1"] + [f"patience {p}" for p in patiences]
+    head += ["best dev vs long run (Δ, p tweets, p seeds)"] if long_runs else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for (variant, dataset), curves in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    for (variant, dataset), curves in sorted(groups.items(), key=lambda kv: kv[0][1]):  # stable: rows in order
         best = [max(c) for c in curves]
-        floor = statistics.mean(best) - statistics.stdev(best) if len(best) > 1 else None
+        # no long run of this variant on this dataset: nothing to be within
+        long_best = [max(c) for c in groups.get((long_runs.get(variant, variant), dataset), [])]
+        floor = statistics.mean(long_best) - statistics.stdev(long_best) if len(long_best) > 1 else None
         row = [f"{variant} {DATASET_TITLES.get(dataset, dataset)}", str(len(curves)),
-               "/".join(sorted({str(len(c)) for c in curves})), spread(best)]
+               "/".join(sorted({str(len(c)) for c in curves})),
+               spread(best) + (within(statistics.mean(best), floor) if variant in long_runs else "")]
         for p in patiences:
             kept = [early_stop(c, p) for c in curves]
-            dev = statistics.mean(k[2] for k in kept)
-            mark = " ✓" if floor is not None and dev >= floor else ""
-            row.append(f"{spread([k[2] for k in kept])} ({statistics.mean(k[0] for k in kept):.1f} ep){mark}")
+            row.append(f"{spread([k[2] for k in kept])} ({statistics.mean(k[0] for k in kept):.1f} ep)"
+                       + within(statistics.mean(k[2] for k in kept), floor))
+        if long_runs:
+            long_cell = cells.get((long_runs.get(variant), dataset))
+            if long_cell is None:
+                row.append("")
+            else:
+                m = mark(cells[(variant, dataset)], long_cell, "dev")
+                dagger = "†" if m.few_seeds else ""
+                row.append(f"{m.delta:+.2f}{dagger}, {p_text(m.p_tweets)}, {p_text(m.p_seeds)}{dagger}")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
@@ -401,11 +433,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--curves", action="store_true", help="dev F1 after every epoch, one row per run")
     parser.add_argument("--patience", metavar="P1,P2", help="what early stopping with each patience would keep "
                         "and cost on the runs' dev curves (the recipe study)")
+    parser.add_argument("--long-runs", metavar="SHORT=LONG,...", help="with --patience: mark a shorter schedule's "
+                        "rows against its long run's best dev F1 (bert-10ep=bert-20ep)")
     parser.add_argument("--cost", action="store_true", help="seconds per epoch per variant (with --reference: the "
                                                             "ratio to that variant)")
     parser.add_argument("--mix-regimes", action="store_true", help="tabulate rows of different devices or encoders")
     parser.add_argument("--reference", metavar="VARIANT", help="mark every other row against this one on test "
                         "(difference, tweet-level and seed-level p-values)")
+    parser.add_argument("--split", choices=("test", "dev"), default="test",
+                        help="with --reference: the split the rows are marked on (dev for a decision)")
     parser.add_argument("--write", type=Path, help="a Markdown file to rewrite (with --section)")
     parser.add_argument("--section", help="the marker name in --write")
     parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"))
@@ -423,25 +459,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.export:
         args.export.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
         print(f"{len(records)} runs -> {args.export}")
+    if args.only and not args.rows:
+        parser.error("--only needs --rows")
+    if args.long_runs and not args.patience:
+        parser.error("--long-runs needs --patience")
     if args.curves or args.patience or args.cost:
+        if args.rows:  # the per-run tables list rows in this order (and only these, with --only)
+            order = {v: i for i, v in enumerate(args.rows.split(","))}
+            records = sorted((r for r in records if r["variant"] in order or not args.only),
+                             key=lambda r: order.get(r["variant"], len(order)))
         if args.cost:
             text = cost_table(records, args.reference)
         elif args.curves:
             text = curves(records)
         else:
-            text = patience_table(records, [int(p) for p in args.patience.split(",")])
+            pairs = [pair.split("=") for pair in args.long_runs.split(",")] if args.long_runs else []
+            if any(len(pair) != 2 or not all(pair) for pair in pairs):
+                parser.error(f"--long-runs {args.long_runs}: expected SHORT=LONG pairs, comma-separated")
+            text = patience_table(records, [int(p) for p in args.patience.split(",")], dict(pairs))
         if args.write:
             write_section(args.write, args.section or parser.error("--write needs --section"), text)
         print(text, end="")
         return 0
     cells = cells_of(records, where)
     if args.only:
-        if not args.rows:
-            parser.error("--only needs --rows")
         cells = {key: cell for key, cell in cells.items() if key[0] in args.rows.split(",")}
     if not cells:
         raise SystemExit("no finished runs with a test F1")
-    table = markdown(cells, args.rows.split(",") if args.rows else None, args.mix_regimes, args.reference)
+    table = markdown(cells, args.rows.split(",") if args.rows else None, args.mix_regimes, args.reference, args.split)
     if args.write:
         if not args.section:
             parser.error("--write needs --section")

@@ -104,7 +104,7 @@ def test_table_reads_a_runs_own_record_from_mlflow(tmp_path):
     [found] = table.mlflow_runs("t", "g", uri)
     assert found["variant"] == "gnn" and found["grid"] == "g" and found["test_tweet_counts"] == "111,001"
     cell = table.collect("t", grid="g", tracking_uri=uri)[("gnn", "twitter2017")]
-    assert cell.test_counts == {3: "111,001"} and cell.dev == {3: pytest.approx(81.0)}
+    assert cell.counts["test"] == {3: "111,001"} and cell.dev == {3: pytest.approx(81.0)}
 
 
 def test_table_from_runs_file_later_lines_win_and_grids_filter(tmp_path, capsys):
@@ -216,7 +216,7 @@ def test_every_run_writes_its_record_and_the_table_reads_run_folders(tmp_path, c
     assert table.main(["--runs-dir", str(tmp_path / "runs"), "--export", str(export)]) == 0
     cells = table.read_runs(export)
     assert set(cells) == {("bert", "tiny")} and set(cells[("bert", "tiny")].f1) == {1, 2}
-    assert cells[("bert", "tiny")].test_counts[1] == record["test_tweet_counts"]
+    assert cells[("bert", "tiny")].counts["test"][1] == record["test_tweet_counts"]
     assert "| bert |" in capsys.readouterr().out
 
 
@@ -281,6 +281,54 @@ def test_patience_table_reads_early_stopping_off_the_curves(tmp_path, capsys):
     # seed 1 to epoch 6 (81, within one std of the best: ✓) and seed 2 to epoch 6 (80)
     assert out[2] == ("| bert Twitter-2017 | 2 | 6 | 80.50 ± 0.71 | 80.00 ± 0.00 (3.5 ep) ✓ | 80.00 ± 0.00 (4.5 ep) ✓ "
                       "| 80.50 ± 0.71 (6.0 ep) ✓ |")
+
+
+def test_a_shorter_schedule_is_marked_against_its_long_run(tmp_path, capsys):
+    runs = tmp_path / "runs.jsonl"
+    long = {1: [0.70, 0.80, 0.81, 0.80], 2: [0.70, 0.79, 0.80, 0.80]}  # best 81 and 80: 80.50 ± 0.71
+    short = {1: [0.65, 0.70], 2: [0.64, 0.69]}  # best 70 and 69: 69.50, under 80.50 - 0.71
+    close = {1: [0.75, 0.80], 2: [0.74, 0.81]}  # best 80 and 81: 80.50, within
+    lines = []
+    for variant, curves in (("bert-4ep", long), ("bert-2ep", short), ("other-2ep", close)):
+        for seed, curve in curves.items():
+            right = round(100 * max(curve))  # dev tweets right of 100, one entity each: F1 = right %
+            lines.append({"variant": variant, "dataset": "twitter2017", "seed": seed, "test_f1": 0.8,
+                          "dev_f1": max(curve), "dev_f1_per_epoch": curve, "dev_gold": "same",
+                          "dev_tweet_counts": ",".join("111" if i < right else "001" for i in range(100))})
+    runs.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert table.main([str(runs), "--patience", "1", "--rows", "bert-4ep,other-2ep,bert-2ep",
+                       "--long-runs", "bert-2ep=bert-4ep,other-2ep=bert-4ep"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "| run | seeds | epochs | best dev F1 | patience 1 | best dev vs long run (Δ, p tweets, p seeds) |"
+    assert [line.split(" | ")[0] for line in out[2:]] == [  # in --rows order
+        "| bert-4ep Twitter-2017", "| other-2ep Twitter-2017", "| bert-2ep Twitter-2017"]
+    assert out[2].split(" | ")[3] == "80.50 ± 0.71" and out[2].endswith(" |  |")  # the long run itself
+    assert out[3].split(" | ")[3] == "80.50 ± 0.71 ✓"
+    short_row = out[4].split(" | ")
+    assert short_row[3] == "69.50 ± 0.71" and short_row[4] == "69.50 ± 0.71 (2.0 ep)"  # no ✓: below the floor
+    # 11 of 100 tweets fewer right; 2 seeds a side: † and p seeds = 2/6
+    delta, p_tweets, p_seeds = short_row[5].rstrip(" |").split(", ")
+    assert delta == "-11.00†" and float(p_tweets) < 0.05 and p_seeds == "0.333†"
+    with pytest.raises(SystemExit, match="--long-runs: no runs of bert-9ep"):
+        table.main([str(runs), "--patience", "1", "--long-runs", "bert-2ep=bert-9ep"])
+    with pytest.raises(SystemExit):
+        table.main([str(runs), "--patience", "1", "--long-runs", "bert-2ep"])
+
+
+def test_rows_marked_on_dev_for_a_decision(tmp_path, capsys):
+    runs = tmp_path / "runs.jsonl"
+    _marked_runs(runs, [("bert", range(1, 6), 50, True), ("better", range(1, 6), 80, True)])
+    records = [json.loads(line) for line in runs.read_text().splitlines()]
+    for r in records:  # dev: the two rows swap places
+        r.update(dev_f1=1.3 - r["test_f1"], dev_tweet_counts=r["test_tweet_counts"].replace("111", "x")
+                 .replace("001", "111").replace("x", "001"), dev_gold="d")
+    runs.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert table.main([str(runs), "--reference", "bert", "--split", "dev"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "Δ dev vs bert" in out[0]
+    better = out[3].split(" | ")
+    assert better[0] == "| better" and better[4].startswith("-") and better[5] == "< 0.001"
+    assert "mean dev F1 minus bert's" in out[5] and "over dev tweets" in out[5]
 
 
 def test_cost_table_gives_seconds_per_epoch_and_the_ratio_to_a_reference(tmp_path, capsys):
