@@ -69,10 +69,13 @@ class Cell:
     epoch_seconds: list[float] = field(default_factory=list)
     devices: set[str] = field(default_factory=set)
     regimes: set[tuple[str, str]] = field(default_factory=set)  # (device kind, encoder)
-    counts: dict[str, dict[int, str]] = field(default_factory=lambda: {"dev": {}, "test": {}})  # split -> seed ->
-    # per-tweet counts (run record)
-    gold: dict[str, set[str]] = field(default_factory=lambda: {"dev": set(), "test": set()})  # split -> digests of
-    # its tweets and gold tags
+    # split -> seed -> per-tweet counts (run record), and split -> digests of its tweets and gold tags
+    counts: dict[str, dict[int, str]] = field(default_factory=lambda: {"dev": {}, "test": {}})
+    gold: dict[str, set[str]] = field(default_factory=lambda: {"dev": set(), "test": set()})
+
+    def scores(self, split: str) -> dict[int, float]:
+        """seed -> F1 (%) on ``split``: test, or dev at the best dev epoch."""
+        return self.f1 if split == "test" else self.dev
 
     def text(self) -> str:
         return spread([self.f1[s] for s in sorted(self.f1)])
@@ -208,15 +211,14 @@ class Mark:
 
 def mark(cell: Cell, reference: Cell, split: str = "test", resamples: int = 1000) -> Mark:
     """The row's F1 on ``split`` against the reference's: difference, tweet-level and seed-level p-values."""
-    scores = (lambda c: c.f1) if split == "test" else (lambda c: c.dev)
-    a, b = [scores(reference)[s] for s in sorted(scores(reference))], [scores(cell)[s] for s in sorted(scores(cell))]
+    a, b = ([c.scores(split)[s] for s in sorted(c.scores(split))] for c in (reference, cell))
     delta = statistics.mean(b) - statistics.mean(a)
     p_seeds = seed_permutation_test(a, b)["p"] if min(len(a), len(b)) >= 2 else None
     p_tweets = None
-    counts, gold = (cell.counts[split], reference.counts[split]), cell.gold[split] | reference.gold[split]
-    complete = len(counts[0]) == len(b) and len(counts[1]) == len(a)
+    counts, gold = (reference.counts[split], cell.counts[split]), reference.gold[split] | cell.gold[split]
+    complete = len(counts[0]) == len(a) and len(counts[1]) == len(b)
     if complete and len(gold) == 1 and "?" not in gold:
-        stack = [np.stack([counts_of_text(c[s]) for s in sorted(c)]) for c in (counts[1], counts[0])]
+        stack = [np.stack([counts_of_text(c[s]) for s in sorted(c)]) for c in counts]
         p_tweets = bootstrap_counts(stack[0], stack[1], resamples=resamples, chunk=50)["p"]
     return Mark(delta, p_tweets, p_seeds, min(len(a), len(b)) < MIN_SEEDS)
 
