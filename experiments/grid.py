@@ -25,6 +25,7 @@ import dataclasses
 import itertools
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -147,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"grid {args.grid!r}: {len(jobs)} runs, {len(jobs) - len(todo)} finished already, {len(todo)} to run "
           f"-> {runs_dir}/, MLflow experiment {experiment!r}" + (" (off)" if args.no_mlflow else ""))
     if args.dry_run:
+        if hasattr(signal, "SIGPIPE"):  # a listing piped into head ends quietly, as ls's does
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         for job in jobs:
             print(f"  {'run ' if job in todo else 'done'} {job.name}: graphmner train {' '.join(job.args)}")
         return 0

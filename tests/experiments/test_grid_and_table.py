@@ -1,6 +1,7 @@
 """experiments/grid.py (job expansion) and experiments/table.py (MLflow or runs.jsonl -> Markdown)."""
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,6 +40,18 @@ def test_job_file(tmp_path):
     jobs = grid.file_jobs(path)
     assert [(j.name, j.variant, j.args) for j in jobs] == [
         ("umt-2017-s1", "umt", ("--model", "umt", "--seed", "1")), ("odd", "odd", ("--model", "bert_crf"))]
+
+
+def test_a_dry_run_piped_into_head_ends_quietly(tmp_path):
+    jobs = tmp_path / "jobs.txt"
+    jobs.write_text("".join(f"bert_crf-s{i}  --model bert_crf --seed {i}\n" for i in range(20000)))
+    proc = subprocess.Popen([sys.executable, str(ROOT / "experiments" / "grid.py"), "g", "--jobs", str(jobs),
+                             "--runs-dir", str(tmp_path / "runs"), "--no-mlflow", "--dry-run"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().startswith(b"grid 'g': 20000 runs")
+    proc.stdout.close()  # what head does after its lines: the listing's next writes meet a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait() != 0 and "Traceback" not in err, err
 
 
 def _log_run(mlflow, name, tags, f1, seconds):
