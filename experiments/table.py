@@ -211,7 +211,7 @@ class Mark:
 
 def mark(cell: Cell, reference: Cell, split: str = "test", resamples: int = 1000) -> Mark:
     """The row's F1 on ``split`` against the reference's: difference, tweet-level and seed-level p-values."""
-    a, b = ([c.scores(split)[s] for s in sorted(c.scores(split))] for c in (reference, cell))
+    a, b = ([f1 for _, f1 in sorted(c.scores(split).items())] for c in (reference, cell))  # in seed order
     delta = statistics.mean(b) - statistics.mean(a)
     p_seeds = seed_permutation_test(a, b)["p"] if min(len(a), len(b)) >= 2 else None
     p_tweets = None
