@@ -46,7 +46,8 @@ while read -r name args; do
 done < "$jobs_file"
 wait
 tar -czf "$out/logs.tgz" -C "$out" logs && rm -rf "$out/logs"
-# the run folders without weights and CoNLL predictions (metrics.json, config.yaml, reports, per-tweet
-# records such as predictions/test_tweets.jsonl): small, and
-# experiments/import_runs.py logs them into MLflow here, where experiments/table.py reads them
-tar -czf "$out/runs.tgz" --exclude model --exclude "*.conll" -C /tmp gpu_runs
+# the run folders without weights (metrics.json, config.yaml, reports, CoNLL predictions and per-tweet
+# records): small, and experiments/import_runs.py logs them into MLflow here, where
+# experiments/table.py reads them; the predictions give each run record its per-tweet entity counts, so
+# that the paired bootstrap over tweets covers these runs too
+tar -czf "$out/runs.tgz" --exclude model --exclude checkpoints -C /tmp gpu_runs

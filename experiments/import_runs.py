@@ -6,9 +6,11 @@ installed (a GPU machine running ``gpu_grid.sh``, which brings their folders bac
 
 Each folder (``metrics.json`` + ``config.yaml``, as ``graphmner train`` writes them) becomes one
 FINISHED run named after the folder, logged through the same MLflow callback as a live run
-(same params and metric names; per-epoch ``train_loss`` and ``epoch_seconds``, since dev scores per
-epoch are not in ``metrics.json``), tagged ``grid``, ``variant`` (the folder name without
-``-<dataset>-s<seed>``), model, dataset, seed, device and ``imported_from``. A folder already imported
+(same params and metric names; per-epoch ``train_loss``, ``dev_f1`` and ``epoch_seconds``), tagged
+``grid``, ``variant`` (the folder name without ``-<dataset>-s<seed>``), model, dataset, seed, device and
+``imported_from``. The folder's ``run.json`` (its per-run results) is given the same run name, grid and
+variant before it is logged; ``--commit`` fills in the commit the runs were trained from where the record
+has none (the copy of the tree a GPU machine receives carries no git history). A folder already imported
 into the grid (same run name) is skipped.
 """
 from __future__ import annotations
@@ -26,8 +28,9 @@ def variant_of(name: str) -> str:
     return name.rsplit("-", 2)[0] if re.fullmatch(r".+-[^-]+-s\d+", name) else name
 
 
-def import_run(folder: Path, grid: str, experiment: str, tracking_uri: str | None, done: set[str]) -> str:
-    from graphmner.training.callbacks import MLflowCallback
+def import_run(folder: Path, grid: str, experiment: str, tracking_uri: str | None, done: set[str],
+               commit: str | None = None) -> str:
+    from graphmner.training.callbacks import RUN_RECORD, MLflowCallback
 
     metrics_file, config_file = folder / "metrics.json", folder / "config.yaml"
     if not metrics_file.is_file() or not config_file.is_file():
@@ -40,13 +43,22 @@ def import_run(folder: Path, grid: str, experiment: str, tracking_uri: str | Non
     tags = {"grid": grid, "variant": variant_of(folder.name), "model": config["model"]["name"], "dataset": dataset,
             "seed": str(config["train"]["seed"]), "device": metrics.get("device", "unknown"),
             "processes": str(metrics.get("processes", 1)), "imported_from": str(folder.resolve())}
+    record_file = folder / RUN_RECORD
+    if record_file.is_file():  # written under the name the run had where it ran: it gets its name here
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+        record.update({"run": folder.name, "grid": grid, "variant": tags["variant"]})
+        if commit and not record.get("commit"):
+            record["commit"] = commit
+        record_file.write_text(json.dumps(record) + "\n", encoding="utf-8")
     callback = MLflowCallback(experiment, tracking_uri, folder.name, tags)
     callback.on_train_begin(config)
-    losses = metrics.get("train_loss") or []
+    losses, dev_f1 = metrics.get("train_loss") or [], metrics.get("dev_f1") or []
     for epoch, seconds in enumerate(metrics["epoch_seconds"], start=1):
         values = {"epoch_seconds": seconds}
         if epoch <= len(losses):
             values["train_loss"] = losses[epoch - 1]
+        if epoch <= len(dev_f1):
+            values["dev_f1"] = dev_f1[epoch - 1]
         callback.on_epoch_end(epoch, values)
     callback.on_train_end(metrics, folder)
     return f"imported (test F1 {100 * metrics['test']['f1']:.2f})"
@@ -58,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--experiment", help="MLflow experiment (default: the grid's name)")
     parser.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI, else ./mlflow.db")
+    parser.add_argument("--commit", help="the git commit the runs were trained from, for run records that name none")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from grid import finished_in_mlflow
@@ -66,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     done = finished_in_mlflow(experiment, args.grid, args.tracking_uri)
     for folder in sorted(args.folders):
         if folder.is_dir():
-            print(f"{folder.name}: {import_run(folder, args.grid, experiment, args.tracking_uri, done)}")
+            print(f"{folder.name}: {import_run(folder, args.grid, experiment, args.tracking_uri, done, args.commit)}")
     return 0
 
 

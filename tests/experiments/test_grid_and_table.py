@@ -165,10 +165,15 @@ def test_import_run_folders_then_tabulate(tmp_path, capsys):
         (run / "metrics.json").write_text(json.dumps({
             "best_epoch": 2, "train_seconds": 30.0, "epoch_seconds": [10.0, 20.0], "train_loss": [3.0, 1.0],
             "device": "NVIDIA H200", "dev": {"precision": 0.8, "recall": 0.8, "f1": 0.8, "per_type": {}},
-            "test": {"precision": f1, "recall": f1, "f1": f1, "per_type": {}}}))
+            "dev_f1": [0.78, 0.8], "test": {"precision": f1, "recall": f1, "f1": f1, "per_type": {}}}))
+    # the record a run writes where it ran: named by its config, no grid, no commit (no git history there)
+    (tmp_path / "gpu_runs" / "gnn-2017-s1" / "run.json").write_text(json.dumps(
+        {"run": "graphmner-twitter2017-s1", "grid": None, "variant": "graphmner", "commit": None,
+         "dataset": "twitter2017", "seed": 1, "test_f1": 0.8, "dev_f1": 0.8, "device": "NVIDIA H200",
+         "epoch_seconds": [10.0, 20.0]}))
     (tmp_path / "gpu_runs" / "crashed-2017-s3").mkdir()
     folders = [str(p) for p in sorted((tmp_path / "gpu_runs").iterdir())]
-    assert importer.main(["g", *folders, "--tracking-uri", uri]) == 0
+    assert importer.main(["g", *folders, "--tracking-uri", uri, "--commit", "c0ffee"]) == 0
     out = capsys.readouterr().out
     assert "gnn-2017-s1: imported (test F1 80.00)" in out and "crashed-2017-s3: skipped (no metrics.json" in out
     assert importer.main(["g", *folders, "--tracking-uri", uri]) == 0
@@ -177,6 +182,10 @@ def test_import_run_folders_then_tabulate(tmp_path, capsys):
     gnn = cells[("gnn", "twitter2017")]
     assert gnn.text() == "81.00 ± 1.41" and sorted(gnn.epoch_seconds) == [10, 10, 20, 20]
     assert gnn.devices == {"NVIDIA H200"}
+    by_run = {r["run"]: r for r in table.mlflow_runs("g", "g", uri)}
+    assert sorted(by_run) == ["gnn-2017-s1", "gnn-2017-s2"]  # the folder's name, not the one it ran under
+    assert by_run["gnn-2017-s1"]["commit"] == "c0ffee" and by_run["gnn-2017-s1"]["grid"] == "g"
+    assert by_run["gnn-2017-s2"]["dev_f1_per_epoch"] == [0.78, 0.8]  # no run.json: the logged history
 
 
 def test_one_regime_per_table(tmp_path):
