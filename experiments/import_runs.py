@@ -9,15 +9,16 @@ FINISHED run named after the folder, logged through the same MLflow callback as 
 (same params and metric names; per-epoch ``train_loss``, ``dev_f1`` and ``epoch_seconds``), tagged
 ``grid``, ``variant`` (the folder name without ``-<dataset>-s<seed>``), model, dataset, seed, device and
 ``imported_from``. The folder's ``run.json`` (its per-run results) is given the same run name, grid and
-variant before it is logged; ``--commit`` fills in the commit the runs were trained from where the record
-has none (the copy of the tree a GPU machine receives carries no git history). A folder already imported
-into the grid (same run name) is skipped.
+variant before it is logged; ``--commit`` sets the commit the runs were trained from (the copy of the tree
+a GPU machine receives may name none, or an older commit with the changes since as uncommitted ones). A
+folder already imported into the grid (same run name) is skipped.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def import_run(folder: Path, grid: str, experiment: str, tracking_uri: str | Non
     if record_file.is_file():  # written under the name the run had where it ran: it gets its name here
         record = json.loads(record_file.read_text(encoding="utf-8"))
         record.update({"run": folder.name, "grid": grid, "variant": tags["variant"]})
-        if commit and not record.get("commit"):
+        if commit:
             record["commit"] = commit
         record_file.write_text(json.dumps(record) + "\n", encoding="utf-8")
     callback = MLflowCallback(experiment, tracking_uri, folder.name, tags)
@@ -64,22 +65,34 @@ def import_run(folder: Path, grid: str, experiment: str, tracking_uri: str | Non
     return f"imported (test F1 {100 * metrics['test']['f1']:.2f})"
 
 
+def full_commit(name: str) -> str:
+    """The full hash of ``name`` (a hash or its prefix, a branch, a tag) in this checkout; a one-line error if
+    it names no commit here."""
+    root = Path(__file__).resolve().parents[1]
+    found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"], cwd=root,
+                           capture_output=True, text=True)
+    if found.returncode != 0:
+        raise SystemExit(f"--commit {name}: no such commit in {root}")
+    return found.stdout.strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("grid", help="the grid's name (MLflow tag; default experiment)")
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--experiment", help="MLflow experiment (default: the grid's name)")
     parser.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI, else ./mlflow.db")
-    parser.add_argument("--commit", help="the git commit the runs were trained from, for run records that name none")
+    parser.add_argument("--commit", help="the git commit the runs were trained from (replaces their records' own)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from grid import finished_in_mlflow
 
+    commit = full_commit(args.commit) if args.commit else None
     experiment = args.experiment or args.grid
     done = finished_in_mlflow(experiment, args.grid, args.tracking_uri)
     for folder in sorted(args.folders):
         if folder.is_dir():
-            print(f"{folder.name}: {import_run(folder, args.grid, experiment, args.tracking_uri, done, args.commit)}")
+            print(f"{folder.name}: {import_run(folder, args.grid, experiment, args.tracking_uri, done, commit)}")
     return 0
 
 

@@ -166,14 +166,17 @@ def test_import_run_folders_then_tabulate(tmp_path, capsys):
             "best_epoch": 2, "train_seconds": 30.0, "epoch_seconds": [10.0, 20.0], "train_loss": [3.0, 1.0],
             "device": "NVIDIA H200", "dev": {"precision": 0.8, "recall": 0.8, "f1": 0.8, "per_type": {}},
             "dev_f1": [0.78, 0.8], "test": {"precision": f1, "recall": f1, "f1": f1, "per_type": {}}}))
-    # the record a run writes where it ran: named by its config, no grid, no commit (no git history there)
+    # the record a run writes where it ran: named by its config, no grid, and no commit (a copy without git)
     (tmp_path / "gpu_runs" / "gnn-2017-s1" / "run.json").write_text(json.dumps(
         {"run": "graphmner-twitter2017-s1", "grid": None, "variant": "graphmner", "commit": None,
          "dataset": "twitter2017", "seed": 1, "test_f1": 0.8, "dev_f1": 0.8, "device": "NVIDIA H200",
          "epoch_seconds": [10.0, 20.0]}))
     (tmp_path / "gpu_runs" / "crashed-2017-s3").mkdir()
     folders = [str(p) for p in sorted((tmp_path / "gpu_runs").iterdir())]
-    assert importer.main(["g", *folders, "--tracking-uri", uri, "--commit", "c0ffee"]) == 0
+    with pytest.raises(SystemExit, match="--commit c0ffee: no such commit in "):
+        importer.main(["g", *folders, "--tracking-uri", uri, "--commit", "c0ffee"])
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    assert importer.main(["g", *folders, "--tracking-uri", uri, "--commit", head[:7]]) == 0
     out = capsys.readouterr().out
     assert "gnn-2017-s1: imported (test F1 80.00)" in out and "crashed-2017-s3: skipped (no metrics.json" in out
     assert importer.main(["g", *folders, "--tracking-uri", uri]) == 0
@@ -184,7 +187,7 @@ def test_import_run_folders_then_tabulate(tmp_path, capsys):
     assert gnn.devices == {"NVIDIA H200"}
     by_run = {r["run"]: r for r in table.mlflow_runs("g", "g", uri)}
     assert sorted(by_run) == ["gnn-2017-s1", "gnn-2017-s2"]  # the folder's name, not the one it ran under
-    assert by_run["gnn-2017-s1"]["commit"] == "c0ffee" and by_run["gnn-2017-s1"]["grid"] == "g"
+    assert by_run["gnn-2017-s1"]["commit"] == head and by_run["gnn-2017-s1"]["grid"] == "g"
     assert by_run["gnn-2017-s2"]["dev_f1_per_epoch"] == [0.78, 0.8]  # no run.json: the logged history
 
 
@@ -287,8 +290,27 @@ def test_rows_marked_against_a_reference(tmp_path, capsys):
     assert ("Holm's correction over the 3 tweet-level tests, these differ from bert at 0.05: better (Twitter-2017"
             in note)
     assert "few (" not in note  # significant, but on 3 seeds
+    assert "does not confirm" not in note  # better's seed-level p (0.008) confirms it
     with pytest.raises(SystemExit, match="--reference nope: no such row"):
         table.main([str(runs), "--reference", "nope"])
+
+
+def test_a_tweet_level_difference_the_seeds_do_not_confirm_is_named(tmp_path, capsys):
+    """Two seeds far below the reference and three far above: the seed-averaged predictions differ clearly
+    over tweets, but the seed-level test cannot tell the rows apart, and the note says so."""
+    lines = []
+    for variant, rights in (("bert", [510, 520, 530, 540, 550]), ("noisy", [300, 350, 750, 850, 950])):
+        for seed, k in enumerate(rights, start=1):
+            lines.append({"variant": variant, "dataset": "twitter2017", "seed": seed, "test_f1": 2 * k / (k + 1000),
+                          "dev_f1": 0.5, "device": "cpu", "encoder": "minilm", "test_gold": "same",
+                          "test_tweet_counts": ",".join("111" if i < k else "001" for i in range(1000))})
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert table.main([str(runs), "--reference", "bert", "--rows", "bert,noisy"]) == 0
+    note = capsys.readouterr().out.splitlines()[5]
+    assert "these differ from bert at 0.05: noisy (Twitter-2017" in note
+    assert "the seed-level test does not confirm noisy (Twitter-2017, p seeds 0." in note
+    assert note.endswith("a difference inside the seed spread, no measurable effect.")
 
 
 def test_patience_table_reads_early_stopping_off_the_curves(tmp_path, capsys):
