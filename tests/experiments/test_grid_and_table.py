@@ -255,18 +255,19 @@ def test_dev_curves_per_run(tmp_path, capsys):
         "| bert twitter2017 s1 | 70.00 | **81.00** | 80.00 | epoch 2, 81.00 |"]
 
 
+def _counted_run(variant, seed, right, tweets=100, counts=True):
+    """A runs.jsonl line: one gold entity a tweet, the first ``right`` tweets' found (nothing else predicted)."""
+    line = {"variant": variant, "dataset": "twitter2017", "seed": seed, "test_f1": 2 * right / (right + tweets),
+            "dev_f1": 0.5, "device": "cpu", "encoder": "minilm"}
+    if counts:
+        line.update(test_tweet_counts=",".join("111" if i < right else "001" for i in range(tweets)), test_gold="same")
+    return line
+
+
 def _marked_runs(path, rows):
     """runs.jsonl lines: (variant, seeds, tweets right of 100) with per-tweet counts; one entity a tweet."""
-    lines = []
-    for variant, seeds, right, counts in rows:
-        for seed in seeds:
-            k = right + seed  # each seed a little different
-            line = {"variant": variant, "dataset": "twitter2017", "seed": seed, "test_f1": 2 * k / (k + 100),
-                    "dev_f1": 0.5, "device": "cpu", "encoder": "minilm"}
-            if counts:
-                line.update(test_tweet_counts=",".join("111" if i < k else "001" for i in range(100)),
-                            test_gold="same")
-            lines.append(line)
+    lines = [_counted_run(variant, seed, right + seed, counts=counts)  # each seed a little different
+             for variant, seeds, right, counts in rows for seed in seeds]
     path.write_text("".join(json.dumps(r) + "\n" for r in lines))
 
 
@@ -298,12 +299,9 @@ def test_rows_marked_against_a_reference(tmp_path, capsys):
 def test_a_tweet_level_difference_the_seeds_do_not_confirm_is_named(tmp_path, capsys):
     """Two seeds far below the reference and three far above: the seed-averaged predictions differ clearly
     over tweets, but the seed-level test cannot tell the rows apart, and the note says so."""
-    lines = []
-    for variant, rights in (("bert", [510, 520, 530, 540, 550]), ("noisy", [300, 350, 750, 850, 950])):
-        for seed, k in enumerate(rights, start=1):
-            lines.append({"variant": variant, "dataset": "twitter2017", "seed": seed, "test_f1": 2 * k / (k + 1000),
-                          "dev_f1": 0.5, "device": "cpu", "encoder": "minilm", "test_gold": "same",
-                          "test_tweet_counts": ",".join("111" if i < k else "001" for i in range(1000))})
+    lines = [_counted_run(variant, seed, right, tweets=1000)
+             for variant, rights in (("bert", [510, 520, 530, 540, 550]), ("noisy", [300, 350, 750, 850, 950]))
+             for seed, right in enumerate(rights, start=1)]
     runs = tmp_path / "runs.jsonl"
     runs.write_text("".join(json.dumps(r) + "\n" for r in lines))
     assert table.main([str(runs), "--reference", "bert", "--rows", "bert,noisy"]) == 0
