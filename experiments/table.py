@@ -118,6 +118,13 @@ def file_runs(path: Path, grids: list[str] | None = None) -> list[dict]:
     return records
 
 
+def merge_runs(existing: list[dict], new: list[dict]) -> list[dict]:
+    """``existing`` with each run of ``new`` in place of the record of the same run name, or appended."""
+    latest = {r["run"]: r for r in new}  # a run recorded twice (run again): its last record
+    merged = [latest.pop(r["run"], r) for r in existing]
+    return merged + [latest.pop(r["run"]) for r in new if r["run"] in latest]
+
+
 def read_runs(path: Path, grids: list[str] | None = None) -> dict[tuple[str, str], Cell]:
     """(variant, dataset) -> Cell from a runs.jsonl file (later lines win), optionally only some grids."""
     return cells_of(file_runs(path, grids), f"{path.name} line")
@@ -436,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid", help="with --mlflow: only runs tagged with this grid")
     parser.add_argument("--grids", help="with a study: only runs of these grids (comma-separated)")
     parser.add_argument("--export", type=Path, metavar="FILE", help="write the runs as runs.jsonl")
+    parser.add_argument("--merge", action="store_true", help="with --export: keep FILE's other runs (a run of "
+                        "the same name is replaced where it stands, a new one appended): runs from several "
+                        "stores (MLflow, evaluations' folders, another machine) in one study file")
     parser.add_argument("--rows", help="comma-separated row order (variants); others follow")
     parser.add_argument("--only", action="store_true", help="with --rows: those rows alone")
     parser.add_argument("--curves", action="store_true", help="dev F1 after every epoch, one row per run")
@@ -464,9 +474,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         path = Path(args.study) if args.study.endswith(".jsonl") else STUDIES / args.study / "runs.jsonl"
         records, where = file_runs(path, args.grids.split(",") if args.grids else None), f"{path.name} line"
+    if args.merge and not args.export:
+        parser.error("--merge needs --export")
     if args.export:
-        args.export.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-        print(f"{len(records)} runs -> {args.export}")
+        kept = merge_runs(file_runs(args.export), records) if args.merge and args.export.is_file() else records
+        args.export.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+        print(f"{len(records)} runs -> {args.export}" + (f" ({len(kept)} in all)" if kept is not records else ""))
     if args.only and not args.rows:
         parser.error("--only needs --rows")
     if args.long_runs and not args.patience:

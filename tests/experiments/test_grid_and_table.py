@@ -245,6 +245,29 @@ def test_every_run_writes_its_record_and_the_table_reads_run_folders(tmp_path, c
     assert "| bert |" in capsys.readouterr().out
 
 
+def _named_run(run, f1):
+    """A runs.jsonl line of run ``<variant>-s<seed>``."""
+    return {"run": run, "variant": run[:-3], "dataset": "twitter2017", "seed": int(run[-1]), "test_f1": f1}
+
+
+def test_export_merge_keeps_the_other_runs_and_replaces_a_run_of_the_same_name(tmp_path, capsys):
+    study, new = tmp_path / "runs.jsonl", tmp_path / "new.jsonl"
+    study.write_text("".join(json.dumps(_named_run(r, 0.8)) + "\n" for r in ("bert-s1", "gnn-s1", "bert-s2")))
+    # the new store holds gnn-s1 twice (run again: the later record counts) and a run the study lacks
+    new.write_text("".join(json.dumps(_named_run(r, f1)) + "\n" for r, f1 in (("gnn-s1", 0.7), ("gnn-s2", 0.9),
+                                                                        ("gnn-s1", 0.85))))
+    assert table.main([str(new), "--export", str(study), "--merge"]) == 0
+    assert "3 runs ->" in capsys.readouterr().out
+    merged = [json.loads(x) for x in study.read_text().splitlines()]
+    assert [(r["run"], r["test_f1"]) for r in merged] == [("bert-s1", 0.8), ("gnn-s1", 0.85), ("bert-s2", 0.8),
+                                                          ("gnn-s2", 0.9)]
+    # without --merge the export is the source's runs alone
+    assert table.main([str(new), "--export", str(study)]) == 0
+    assert len(study.read_text().splitlines()) == 3
+    with pytest.raises(SystemExit):
+        table.main([str(new), "--merge"])
+
+
 def test_dev_curves_per_run(tmp_path, capsys):
     runs = tmp_path / "runs.jsonl"
     runs.write_text(json.dumps({"variant": "bert", "dataset": "twitter2017", "seed": 1, "test_f1": 0.8,
