@@ -152,7 +152,9 @@ def write_evaluation(out: Path, args: argparse.Namespace, data, sources: list[st
             "variant": variant, "dataset": data.name, "seed": str(seed), **run_source()}
     metrics = {"dev": results["valid"][0], "test": results["test"][0], "device": device}
     record = run_record(config, metrics, tags, out)
-    record["evaluation"] = {"of": str(run_dir), "trained_variant": trained.get("variant"), "evidence": sources,
+    # the trained run by name and commit, not by its folder: the record is read on other machines
+    record["evaluation"] = {"of": trained.get("run") or run_dir.name, "of_commit": trained.get("commit"),
+                            "trained_variant": trained.get("variant"), "evidence": sources,
                             "evidence_shuffle": bool(args.evidence_shuffle),
                             "shuffle_seed": args.shuffle_seed if args.evidence_shuffle else None}
     (out / RUN_RECORD).write_text(json.dumps(record) + "\n", encoding="utf-8")

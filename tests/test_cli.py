@@ -171,6 +171,8 @@ def test_multimodal_model_trains_evaluates_and_predicts(tmp_path, capsys):
         record = json.loads((folder / "run.json").read_text())
         assert record["variant"] == f"{trained['variant']}.{variant}" and record["seed"] == trained["seed"]
         assert record["evaluation"]["evidence"] == ([] if variant == "eval-none" else ["captions"])
+        assert record["evaluation"]["of"] == (trained["run"] or out.name)
+        assert record["evaluation"]["of_commit"] == trained["commit"]
         assert record["config"] == trained["config"] and record["dataset"] == trained["dataset"]
         assert len(record["test_tweet_counts"].split(",")) == 12 and record["dev_gold"] and record["dev_f1"] >= 0
     shuffled = json.loads((tmp_path / "evaluations" / "eval-shuffled" / "run.json").read_text())
