@@ -477,9 +477,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.merge and not args.export:
         parser.error("--merge needs --export")
     if args.export:
-        kept = merge_runs(file_runs(args.export), records) if args.merge and args.export.is_file() else records
+        merging = args.merge and args.export.is_file()
+        kept = merge_runs(file_runs(args.export), records) if merging else records
         args.export.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
-        print(f"{len(records)} runs -> {args.export}" + (f" ({len(kept)} in all)" if kept is not records else ""))
+        print(f"{len(records)} runs -> {args.export}" + (f" ({len(kept)} in all)" if merging else ""))
     if args.only and not args.rows:
         parser.error("--only needs --rows")
     if args.long_runs and not args.patience:
