@@ -11,7 +11,11 @@ Every run is ``graphmner train`` in its own process (a crash stays one failed ru
 ``RUNS_DIR/<name>/`` and its log ``RUNS_DIR/<name>.log``, and is an MLflow run in the experiment
 ``--experiment`` (default: the grid's name) tagged ``grid``, ``variant``, model, dataset, seed,
 device and git commit. A run is skipped when its ``metrics.json`` exists or the MLflow store holds a
-FINISHED run of the same grid and name, so re-running a grid command finishes what is missing.
+FINISHED run of the same grid and name, so re-running a grid command finishes what is missing; a run
+stopped part-way (its folder holds a complete per-epoch checkpoint and no ``metrics.json``) continues
+from its checkpoint (``graphmner train --resume``: as configured when it started, into the same MLflow
+run, ending as the uninterrupted run would), so a grid stopped at any moment loses at most the epochs in
+progress.
 ``experiments/table.py --mlflow NAME`` tabulates the runs (``--export`` writes them as a study's runs.jsonl).
 
 An axis applies only to the models whose config has that field: ``--fusion gnn,attention`` gives
@@ -33,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
+
+from graphmner.training.checkpoint import latest_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -105,6 +111,20 @@ def finished_in_mlflow(experiment: str, grid: str, tracking_uri: str | None = No
     return {run.info.run_name for run in runs}
 
 
+def train_command(job: Job, runs_dir: Path, common: list[str]) -> tuple[list[str], Path | None]:
+    """The ``graphmner train`` command of a job, and the checkpoint it resumes from (None: a fresh run).
+
+    A resumed run takes nothing from the job line or ``common``: its folder's config.yaml says everything.
+    """
+    folder = runs_dir / job.name
+    train = [sys.executable, "-m", "graphmner.cli", "train"]
+    checkpoint = latest_checkpoint(folder)
+    if checkpoint is not None:
+        return [*train, "--resume", str(folder)], checkpoint
+    return [*train, *job.args, "--output-dir", str(folder), *common, f"mlflow.run_name={job.name}",
+            f"mlflow.tags.variant={job.variant}"], None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
@@ -145,13 +165,17 @@ def main(argv: list[str] | None = None) -> int:
     runs_dir = args.runs_dir or Path("runs") / args.grid
     done = set() if args.no_mlflow else finished_in_mlflow(experiment, args.grid)
     todo = [j for j in jobs if j.name not in done and not (runs_dir / j.name / "metrics.json").exists()]
-    print(f"grid {args.grid!r}: {len(jobs)} runs, {len(jobs) - len(todo)} finished already, {len(todo)} to run "
-          f"-> {runs_dir}/, MLflow experiment {experiment!r}" + (" (off)" if args.no_mlflow else ""))
+    resuming = [j for j in todo if latest_checkpoint(runs_dir / j.name) is not None]
+    print(f"grid {args.grid!r}: {len(jobs)} runs, {len(jobs) - len(todo)} finished already, {len(todo)} to run"
+          + (f" ({len(resuming)} from a checkpoint)" if resuming else "")
+          + f" -> {runs_dir}/, MLflow experiment {experiment!r}" + (" (off)" if args.no_mlflow else ""))
     if args.dry_run:
         if hasattr(signal, "SIGPIPE"):  # a listing piped into head ends quietly, as ls's does
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         for job in jobs:
-            print(f"  {'run ' if job in todo else 'done'} {job.name}: graphmner train {' '.join(job.args)}")
+            checkpoint = latest_checkpoint(runs_dir / job.name) if job in todo else None
+            status = "done" if job not in todo else f"resume after {checkpoint.name}" if checkpoint else "run "
+            print(f"  {status} {job.name}: graphmner train {' '.join(job.args)}")
         return 0
 
     threads = max(1, (os.cpu_count() or 1) // args.parallel)
@@ -194,10 +218,11 @@ def main(argv: list[str] | None = None) -> int:
         while len(running) >= args.parallel:
             time.sleep(1)
             reap(block=False)
-        cmd = [sys.executable, "-m", "graphmner.cli", "train", *job.args, "--output-dir", str(runs_dir / job.name),
-               *common]
-        cmd += [f"mlflow.run_name={job.name}", f"mlflow.tags.variant={job.variant}"]
-        with open(runs_dir / f"{job.name}.log", "w") as log:
+        cmd, checkpoint = train_command(job, runs_dir, common)
+        with open(runs_dir / f"{job.name}.log", "a" if checkpoint else "w") as log:
+            if checkpoint:  # the log goes on where the stopped run's ended
+                log.write(f"\n[grid] resuming from {checkpoint}\n")
+                log.flush()
             running.append((job, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), time.time()))
     reap(block=True)
     bar.close()

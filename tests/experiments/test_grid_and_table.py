@@ -54,6 +54,35 @@ def test_a_dry_run_piped_into_head_ends_quietly(tmp_path):
     assert proc.wait() != 0 and "Traceback" not in err, err
 
 
+def test_a_run_stopped_part_way_resumes_from_its_checkpoint(tmp_path, capsys):
+    jobs = tmp_path / "jobs.txt"
+    jobs.write_text("bert_crf-2017-s1  --model bert_crf --seed 1\nbert_crf-2017-s2  --model bert_crf --seed 2\n"
+                    "bert_crf-2017-s3  --model bert_crf --seed 3\n")
+    runs = tmp_path / "runs"
+    for epoch in (2, 3):
+        (runs / "bert_crf-2017-s1" / "checkpoints" / f"epoch-{epoch}").mkdir(parents=True)
+    (runs / "bert_crf-2017-s1" / "checkpoints" / "epoch-2" / "COMPLETE").write_text("")  # epoch 3: half-written
+    (runs / "bert_crf-2017-s3").mkdir()
+    (runs / "bert_crf-2017-s3" / "metrics.json").write_text("{}")
+    first, second, _ = grid.file_jobs(jobs)
+
+    cmd, checkpoint = grid.train_command(first, runs, ["--experiment", "g", "train.num_threads=1"])
+    assert checkpoint == runs / "bert_crf-2017-s1" / "checkpoints" / "epoch-2"
+    # as configured when it started: no job arguments, no grid-wide ones, which --resume refuses
+    assert cmd[2:] == ["graphmner.cli", "train", "--resume", str(runs / "bert_crf-2017-s1")]
+    cmd, checkpoint = grid.train_command(second, runs, ["--experiment", "g"])
+    assert checkpoint is None
+    assert cmd[2:] == ["graphmner.cli", "train", "--model", "bert_crf", "--seed", "2", "--output-dir",
+                       str(runs / "bert_crf-2017-s2"), "--experiment", "g", "mlflow.run_name=bert_crf-2017-s2",
+                       "mlflow.tags.variant=bert_crf"]
+
+    assert grid.main(["g", "--jobs", str(jobs), "--runs-dir", str(runs), "--no-mlflow", "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("grid 'g': 3 runs, 1 finished already, 2 to run (1 from a checkpoint) ->")
+    assert [line.split(":")[0].split() for line in out[1:]] == [
+        ["resume", "after", "epoch-2", "bert_crf-2017-s1"], ["run", "bert_crf-2017-s2"], ["done", "bert_crf-2017-s3"]]
+
+
 def _log_run(mlflow, name, tags, f1, seconds):
     with mlflow.start_run(run_name=name, tags=tags):
         for step, s in enumerate(seconds, 1):
