@@ -133,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     bg.add_argument("--output", required=True, help="graphs file (torch format, loads with weights_only=True)")
     bg.add_argument("--networkx", metavar="TWEET_ID", help="also export this tweet's graph as networkx JSON")
     bg.add_argument("--networkx-output", help="where (default: next to --output)")
-    bg.add_argument("--no-knowledge", action="store_true",
-                    help="leave out the knowledge (gazetteer) nodes, as model.knowledge=false")
+    bg.add_argument("--knowledge", action=argparse.BooleanOptionalAction, default=False,
+                    help="add the knowledge (gazetteer) nodes, as model.knowledge=true (default: off, as graphmner's)")
     bg.add_argument("--text-nodes", default="candidates,sentences",
                     choices=("candidates,sentences", "candidates", "sentences"),
                     help="what text evidence becomes, as model.text_nodes (default both)")

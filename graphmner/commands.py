@@ -243,7 +243,7 @@ def build_graphs(args: argparse.Namespace) -> int:
     evidence = dataset_evidence(data, sources, detections=args.detections)[0][args.split]
     text_nodes = tuple(args.text_nodes.split(",")) if any(s in TEXT_SOURCES for s in sources) else ()
     tweets, config = data[args.split], GraphConfig(cross_edges=args.cross_edges, text_nodes=text_nodes)
-    if not args.no_knowledge:  # graphmner's default graph has knowledge nodes
+    if args.knowledge:
         config.knowledge = load_gazetteer()
     start = time.perf_counter()
     keys = graph_keys(tweets)
@@ -251,7 +251,7 @@ def build_graphs(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     shared = [k for k in keys if "#" in k]
     save_graphs(args.output, graphs, {"dataset": data.name, "split": args.split, "evidence": sources,
-                                      "cross_edges": args.cross_edges, "knowledge": not args.no_knowledge,
+                                      "cross_edges": args.cross_edges, "knowledge": args.knowledge,
                                       "text_nodes": list(text_nodes),
                                       "keys_of_shared_ids": shared})
     print(f"{len(graphs)} graphs of {data.name}/{args.split} in {seconds:.2f}s "

@@ -106,16 +106,18 @@ def test_build_graphs_with_networkx_export(tmp_path, capsys):
     assert main(["build-graphs", "--data-dir", str(TINY_DATA), "--split", "test", "--output", str(out),
                  "--networkx", "16_05_01_360"]) == 0
     graphs, meta = load_graphs(out)
-    assert len(graphs) == 12 and meta["evidence"] == ["captions"] and meta["knowledge"] is True
+    assert len(graphs) == 12 and meta["evidence"] == ["captions"] and meta["knowledge"] is False
     exported = json.loads((tmp_path / "graphs.16_05_01_360.json").read_text())
-    assert {n["type"] for n in exported["nodes"]} == {"word", "object", "knowledge"}  # graphmner's default graph
+    assert {n["type"] for n in exported["nodes"]} == {"word", "object"}  # graphmner's default graph
     assert "tweets/s" in capsys.readouterr().out
     assert main(["build-graphs", "--data-dir", str(TINY_DATA), "--split", "test", "--output", str(out),
-                 "--networkx", "16_05_01_360", "--no-knowledge"]) == 0
+                 "--networkx", "16_05_01_360", "--knowledge"]) == 0
     exported = json.loads((tmp_path / "graphs.16_05_01_360.json").read_text())
-    assert {n["type"] for n in exported["nodes"]} == {"word", "object"} and load_graphs(out)[1]["knowledge"] is False
+    assert {n["type"] for n in exported["nodes"]} == {"word", "object", "knowledge"}
+    assert load_graphs(out)[1]["knowledge"] is True
     assert main(["build-graphs", "--data-dir", str(TINY_DATA), "--split", "test", "--output", str(out),
-                 "--networkx", "16_05_01_360", "--evidence", "knowledge", "--text-nodes", "candidates"]) == 0
+                 "--networkx", "16_05_01_360", "--evidence", "knowledge", "--text-nodes", "candidates",
+                 "--knowledge"]) == 0
     exported = json.loads((tmp_path / "graphs.16_05_01_360.json").read_text())
     assert {n["type"] for n in exported["nodes"]} == {"word", "knowledge", "candidate"}
     assert load_graphs(out)[1]["text_nodes"] == ["candidates"]

@@ -100,11 +100,10 @@ class GraphMNERConfig(TaggerConfig):
     # cosine between the word's state and its closest visual node) get a learned bias on their gate logit
     image_word_bias: bool = False
     # knowledge nodes: gazetteer matches of word n-grams (countries, places, first and last names; see
-    # graphmner.graph.knowledge) as nodes of their kind linked to the words they cover. On since the
-    # denoising-evidence study (+0.22 test F1 on Twitter-2015, +0.43 on Twitter-2017, 3-epoch runs, seeds 1-3),
-    # a choice read off test that dev does not support on Twitter-2015 (70.38 with, 70.41 without): to be
-    # re-decided on dev with converged runs; false gives the graph of the caption-evidence and baselines studies
-    knowledge: bool = True
+    # graphmner.graph.knowledge) as nodes of their kind linked to the words they cover. Off: converged and
+    # decided on dev (the visual-evidence study, five seeds a dataset), graphmner without them is not
+    # measurably below graphmner with them; their earlier gain was 3-epoch runs read off test
+    knowledge: bool = False
     # what text evidence becomes: "candidates" (the entities it lists, linked to the words they name) and/or
     # "sentences" (its reasoning or description, linked to the words and candidates they mention)
     text_nodes: list[Annotated[str, one_of(*TEXT_NODES)]] = field(default_factory=lambda: list(TEXT_NODES))

@@ -31,7 +31,7 @@ def test_graph_inspection(monkeypatch, tmp_path):
     outputs = _run("graph_inspection", monkeypatch, tmp_path)
     text = _text(outputs)
     assert "word nodes" in text and "gold:" in text and "predicted:" in text and "record:" in text
-    assert "knowledge: [('Liam', 'first name')" in text  # the default graph's gazetteer nodes are drawn
+    assert "knowledge: [('Liam', 'first name')" in text  # the gazetteer nodes (KNOWLEDGE) are drawn
     assert "candidates: [('" in text and "s0: " in text  # and the text evidence's candidates and sentences
     assert _images(outputs) == 2  # the image with boxes, the graph
 

@@ -4,8 +4,8 @@ import torch
 from tests.models.base_model_test import BaseModelTest
 
 
-# Each feature is tested on its own (knowledge nodes, on by default, off), then with the defaults
-# (TestGraphMNERKnowledge).
+# Each feature is tested on its own (knowledge nodes off, as by default), then with knowledge nodes
+# (TestGraphMNERKnowledge and the fusion ablation's classes, whose nodes include them).
 class TestGraphMNERGNN(BaseModelTest):
     model_name = "graphmner"
     model_changes = {"fusion": "gnn", "conv": "gatv2", "channels": 32, "heads": 2, "knowledge": False}
