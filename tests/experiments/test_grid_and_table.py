@@ -1,17 +1,21 @@
-"""experiments/grid.py (job expansion) and experiments/table.py (MLflow or runs.jsonl -> Markdown)."""
+"""experiments/grid.py (job expansion), experiments/table.py (MLflow or runs.jsonl -> Markdown) and the
+visual-evidence study's word_shapes.py."""
 import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from graphmner.data.conll import Tweet
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
+def _script(name, folder="experiments"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
@@ -19,6 +23,7 @@ def _script(name):
 
 
 grid, table = _script("grid"), _script("table")
+word_shapes = _script("word_shapes", "experiments/studies/visual-evidence")
 
 
 def test_axes_apply_only_to_models_that_have_the_field():
@@ -439,3 +444,33 @@ def test_cost_table_gives_seconds_per_epoch_and_the_ratio_to_a_reference(tmp_pat
     runs.write_text("".join(json.dumps({**r, "device": d}) + "\n" for r, d in zip(rows, ("cpu", "cuda", "cpu"))))
     with pytest.raises(SystemExit, match="one regime per cost table"):
         table.main([str(runs), "--cost"])
+
+
+def test_word_shapes_counts_words_entities_and_pieces_per_shape():
+    class Pieces:  # one piece a character: a URL weighs its length, "\ufe0f" (no pieces) weighs one
+        def tokenize(self, word):
+            return [c for c in word if c != "\ufe0f"]
+
+    tweets = [Tweet("1", ["Katie", "Hopkins", "wins", "http://t.co"], ["B-PER", "I-PER", "O", "O"]),
+              Tweet("2", ["NBA", "\ufe0f"], ["B-ORG", "O"])]
+    table = word_shapes.shape_table(tweets, Pieces())
+    assert list(table)[0] == "capitalised"  # most frequent first
+    # six words, 31 pieces: Katie 5, Hopkins 7, wins 4, the URL 11, NBA 3, the emoji variation selector 1
+    assert table["capitalised"] == pytest.approx((100 * 2 / 6, 100.0, 100 * 12 / 31))
+    assert table["url"] == pytest.approx((100 / 6, 0.0, 100 * 11 / 31))
+    assert table["all caps"] == pytest.approx((100 / 6, 100.0, 100 * 3 / 31))
+    assert table["lower"] == pytest.approx((100 / 6, 0.0, 100 * 4 / 31))
+    assert table["other"] == pytest.approx((100 / 6, 0.0, 100 / 31))
+    assert sum(share for share, _, _ in table.values()) == pytest.approx(100.0)
+
+
+def test_word_shapes_group_f1_is_the_seed_mean_of_the_group_tweets_f1():
+    # per tweet "correct predicted gold": seed 1 gets tweet 0 right and tweet 1 wrong, seed 2 the reverse
+    runs = [{"variant": "a", "dataset": "d", "test_tweet_counts": "111,011"},
+            {"variant": "a", "dataset": "d", "test_tweet_counts": "011,111"},
+            {"variant": "b", "dataset": "d", "test_tweet_counts": "111,111"}]
+    first = np.array([True, False])
+    assert word_shapes.group_f1(runs, "a", "d", "test", first) == (pytest.approx(50.0), 2)
+    assert word_shapes.group_f1(runs, "b", "d", "test", first) == (pytest.approx(100.0), 1)
+    # over both tweets each seed has 1 correct of 2 predicted and 2 gold: F1 0.5, pooled per seed, not per tweet
+    assert word_shapes.group_f1(runs, "a", "d", "test", np.array([True, True]))[0] == pytest.approx(50.0)
