@@ -58,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--variant", default="bert_crf.word-shape")
     parser.add_argument("--encoder", default="minilm", help="whose word pieces to count")
     args = parser.parse_args(argv)
+    if not args.runs.is_file():
+        parser.error(f"--runs {args.runs}: no such file")
     tokenizer = load_tokenizer(args.encoder)
     runs = [json.loads(line) for line in args.runs.read_text().splitlines() if line.strip()]
     for dataset in ("twitter2015", "twitter2017"):
@@ -66,9 +68,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         for shape, (share, entity, pieces) in shape_table(data["train"], tokenizer).items():
             print(f"  {shape:12s} {share:5.1f} {entity:5.0f} {pieces:5.1f}")
         for split, name in SPLITS.items():
-            tweets = data[name]
+            shapes = [{WORD_SHAPES[word_shape(token)] for token in tweet.tokens} for tweet in data[name]]
             for shape in ("all caps", "hashtag", "mention", "url"):
-                has = np.array([any(WORD_SHAPES[word_shape(t)] == shape for t in tweet.tokens) for tweet in tweets])
+                has = np.array([shape in held for held in shapes])
                 for label, mask in ((f"with a word '{shape}'", has), ("without one", ~has)):
                     if not mask.any():
                         print(f"  {split}: no tweet {label}")
