@@ -3,6 +3,7 @@ import json
 import logging
 
 import pytest
+import torch
 
 from graphmner.cli import main
 from tests.conftest import TINY_DATA, TINY_ENCODER
@@ -37,7 +38,11 @@ def test_a_finished_run_is_replaced_only_when_asked(trained, tmp_path, capsys):
             "--device", "cpu", *TINY]
     assert main(args) == 0 and main([*args, "--overwrite"]) == 0
     # without --dataset, a --data-dir run is named after its folder, not after a bundled corpus
-    assert json.loads((out / "run.json").read_text())["dataset"] == TINY_DATA.name
+    record = json.loads((out / "run.json").read_text())
+    assert record["dataset"] == TINY_DATA.name
+    # which CPU kernels ran: the same seed's last digits depend on them
+    kernels = torch.backends.cpu.get_cpu_capability()
+    assert record["cpu_kernels"] == json.loads((out / "metrics.json").read_text())["cpu_kernels"] == kernels
 
 
 def test_train_from_config_file_matches_flags(trained, tmp_path):

@@ -20,7 +20,7 @@ from graphmner.evidence.visual import dataset_evidence
 from graphmner.models.base import model_config
 from graphmner.training.callbacks import Callback, MLflowCallback, RunRecordCallback, check_store
 from graphmner.training.distributed import dist_env
-from graphmner.training.trainer import FitResult, Trainer, device_name, resolve_device, set_seed
+from graphmner.training.trainer import FitResult, Trainer, cpu_kernels, device_name, resolve_device, set_seed
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def run_training(config: ExperimentConfig, callbacks: list[Callback] | None = No
         torch.set_num_threads(config.train.num_threads)
     set_seed(config.train.seed)
     model_cls, model_settings = model_config(config.model)  # an unknown model or key fails before any data
-    resolve_device(config.train.device)  # so does a device this machine lacks
+    device = resolve_device(config.train.device)  # so does a device this machine lacks
     if config.mlflow.enabled and dist_env().is_main:  # and an MLflow store that cannot be used
         check_store(config.mlflow.tracking_uri, config.mlflow.experiment)
     data = load_dataset(config.data.dataset, config.data.data_dir, limit=config.data.limit)
@@ -110,7 +110,7 @@ def run_training(config: ExperimentConfig, callbacks: list[Callback] | None = No
     callbacks = list(callbacks or []) if env.is_main else []
     name = config.mlflow.run_name or f"{model_cls.name}-{data.name}-s{config.train.seed}"
     tags = {"model": model_cls.name, "dataset": data.name, "seed": str(config.train.seed),
-            "device": device_name(resolve_device(config.train.device)), "processes": str(env.world),
+            "device": device_name(device), **cpu_kernels(device), "processes": str(env.world),
             **run_source(), **{k: str(v) for k, v in config.mlflow.tags.items()}}
     if env.is_main:  # DIR/run.json, the run's per-run results, first: the MLflow callback logs it
         callbacks.append(RunRecordCallback({**tags, "run_name": name}))

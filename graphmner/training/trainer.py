@@ -62,6 +62,12 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+def cpu_kernels(device: torch.device) -> dict[str, str]:
+    """``{"cpu_kernels": "AVX512"}`` on a CPU, else ``{}``: which vector kernels torch runs. The same seed gives
+    other last digits under other kernels (a CPU without AVX-512, or ``ATEN_CPU_CAPABILITY=avx2``)."""
+    return {"cpu_kernels": torch.backends.cpu.get_cpu_capability()} if device.type == "cpu" else {}
+
+
 def _bar_kwargs() -> dict[str, Any]:
     # redraw often on a terminal, rarely in a log file
     return {"mininterval": 0.5 if sys.stderr.isatty() else 30.0, "dynamic_ncols": True, "leave": False}
@@ -260,7 +266,8 @@ class Trainer:
                                    "train_seconds": train_seconds,
                                    "epoch_seconds": epoch_seconds, "train_loss": train_losses, "dev_f1": dev_f1,
                                    "epochs_trained": state.epoch,
-                                   "processes": env.world, "device": device_name(self.device)}
+                                   "processes": env.world, "device": device_name(self.device),
+                                   **cpu_kernels(self.device)}
         splits = {"dev": dev}
         if test is not None:
             splits["test"] = test
