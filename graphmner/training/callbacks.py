@@ -46,7 +46,7 @@ RUN_RECORD = "run.json"
 def run_record(config: dict[str, Any], metrics: dict[str, Any], tags: dict[str, str],
                output_dir: str | Path | None = None) -> dict[str, Any]:
     """One run as a study's per-run results hold it (a line of ``runs.jsonl``, read by experiments/table.py):
-    who it is (grid, variant, dataset, seed), where it ran (device, encoder, commit), its dev and test P/R/F1
+    who it is (grid, variant, dataset, seed), where it ran (device, CPU kernels, encoder, commit), its dev and test P/R/F1
     (micro and per type), its epochs and seconds, and the resolved config. With the run's ``output_dir``, also
     each split's per-tweet entity counts (``{split}_tweet_counts``, :func:`~graphmner.eval.significance.counts_text`)
     and a digest of its tweets and gold tags (``{split}_gold``), from ``predictions/{split}.conll``: what a
@@ -55,7 +55,8 @@ def run_record(config: dict[str, Any], metrics: dict[str, Any], tags: dict[str, 
     record: dict[str, Any] = {
         "grid": tags.get("grid"), "run": tags.get("run_name"), "variant": tags.get("variant") or tags.get("model"),
         "dataset": tags.get("dataset"), "seed": int(train.get("seed", tags.get("seed", -1))),
-        "model": model.get("name"), "device": metrics.get("device"), "encoder": model.get("encoder"),
+        "model": model.get("name"), "device": metrics.get("device"), "cpu_kernels": metrics.get("cpu_kernels"),
+        "encoder": model.get("encoder"),
         "commit": tags.get("mlflow.source.git.commit"), "git_dirty": tags.get("git_dirty"),
         "best_epoch": metrics.get("best_epoch"), "epochs_trained": metrics.get("epochs_trained"),
         "train_seconds": metrics.get("train_seconds"), "epoch_seconds": metrics.get("epoch_seconds"),

@@ -35,7 +35,7 @@ def test_fit_writes_outputs_and_selects_on_dev(tmp_path, tiny_data, tiny_labels)
     out = tmp_path / "out"
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {"best_epoch", "dev", "test", "train_seconds", "epoch_seconds", "train_loss", "dev_f1",
-                            "epochs_trained", "processes", "device"}
+                            "epochs_trained", "processes", "device", "cpu_kernels"}
     assert metrics["processes"] == 1 and metrics["train_loss"] == [m["train_loss"] for _, m in recorder.epochs]
     assert {"f1", "precision", "recall", "per_type"} <= set(metrics["test"])
     assert 0.0 <= metrics["test"]["f1"] <= 1.0 and len(metrics["epoch_seconds"]) == 3
