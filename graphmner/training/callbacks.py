@@ -46,11 +46,12 @@ RUN_RECORD = "run.json"
 def run_record(config: dict[str, Any], metrics: dict[str, Any], tags: dict[str, str],
                output_dir: str | Path | None = None) -> dict[str, Any]:
     """One run as a study's per-run results hold it (a line of ``runs.jsonl``, read by experiments/table.py):
-    who it is (grid, variant, dataset, seed), where it ran (device, CPU kernels, encoder, commit), its dev and test P/R/F1
-    (micro and per type), its epochs and seconds, and the resolved config. With the run's ``output_dir``, also
-    each split's per-tweet entity counts (``{split}_tweet_counts``, :func:`~graphmner.eval.significance.counts_text`)
-    and a digest of its tweets and gold tags (``{split}_gold``), from ``predictions/{split}.conll``: what a
-    paired bootstrap over tweets needs, so that p-values are recomputed from the record alone."""
+    who it is (grid, variant, dataset, seed), where it ran (device, CPU kernels, encoder, commit), its dev and
+    test P/R/F1 (micro and per type), its epochs and seconds, and the resolved config. With the run's
+    ``output_dir``, also each split's per-tweet entity counts (``{split}_tweet_counts``,
+    :func:`~graphmner.eval.significance.counts_text`) and a digest of its tweets and gold tags (``{split}_gold``),
+    from ``predictions/{split}.conll``: what a paired bootstrap over tweets needs, so that p-values are
+    recomputed from the record alone."""
     model, train = config.get("model", {}), config.get("train", {})
     record: dict[str, Any] = {
         "grid": tags.get("grid"), "run": tags.get("run_name"), "variant": tags.get("variant") or tags.get("model"),
