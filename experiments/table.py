@@ -19,7 +19,9 @@ model) or encoder weights are refused unless ``--mix-regimes``, and the regime i
 table. ``--curves`` prints each run's dev F1 after every epoch; ``--patience 2,3,5`` what early
 stopping with each patience would keep and cost on those curves (the choice of a recipe; ``--long-runs
 bert-10ep=bert-20ep`` marks a shorter schedule against its long run); ``--rows`` orders (``--only``:
-selects) the rows of every table; ``--cost``
+selects) the rows of every table and the runs ``--export`` writes; ``--rename OLD=NEW`` reads the runs
+of variant OLD as rows of NEW (another study's runs of the same command, brought into a study with
+``--rows OLD --only --rename OLD=NEW --export ... --merge``); ``--cost``
 the seconds per epoch of each variant and, with ``--reference``, their ratio to it. ``--write``
 replaces the text between ``<!-- table:SECTION -->``
 and ``<!-- /table:SECTION -->``, so that no figure in a page is typed by hand. Dev is shown beside
@@ -123,6 +125,17 @@ def merge_runs(existing: list[dict], new: list[dict]) -> list[dict]:
     latest = {r["run"]: r for r in new}  # a run recorded twice (run again): its last record
     merged = [latest.pop(r["run"], r) for r in existing]
     return merged + [latest.pop(r["run"]) for r in new if r["run"] in latest]
+
+
+def renamed(records: list[dict], pairs: str) -> list[dict] | None:
+    """``records`` with the variant of each run of OLD read as NEW (``pairs``: "OLD=NEW,..."); None where a
+    pair is malformed or names a variant no run has."""
+    names = dict(pair.split("=", 1) for pair in pairs.split(",") if pair.count("=") == 1)
+    if len(names) != len(pairs.split(",")) or not all(all(pair) for pair in names.items()) \
+            or set(names) - {r["variant"] for r in records}:
+        return None
+    return [{**r, "variant": names[r["variant"]], "renamed_from": r["variant"]} if r["variant"] in names else r
+            for r in records]
 
 
 def read_runs(path: Path, grids: list[str] | None = None) -> dict[tuple[str, str], Cell]:
@@ -447,7 +460,11 @@ def main(argv: list[str] | None = None) -> int:
                         "the same name is replaced where it stands, a new one appended): runs from several "
                         "stores (MLflow, evaluations' folders, another machine) in one study file")
     parser.add_argument("--rows", help="comma-separated row order (variants); others follow")
-    parser.add_argument("--only", action="store_true", help="with --rows: those rows alone")
+    parser.add_argument("--only", action="store_true", help="with --rows: those rows alone (with --export: "
+                        "only their runs are written)")
+    parser.add_argument("--rename", metavar="OLD=NEW,...", help="read the runs of variant OLD as rows of NEW, "
+                        "after --only (which selects by the runs' own names): another study's runs of the same "
+                        "command as this study's row; each keeps its run name and grid and says renamed_from")
     parser.add_argument("--curves", action="store_true", help="dev F1 after every epoch, one row per run")
     parser.add_argument("--patience", metavar="P1,P2", help="what early stopping with each patience would keep "
                         "and cost on the runs' dev curves (the recipe study)")
@@ -476,20 +493,24 @@ def main(argv: list[str] | None = None) -> int:
         records, where = file_runs(path, args.grids.split(",") if args.grids else None), f"{path.name} line"
     if args.merge and not args.export:
         parser.error("--merge needs --export")
+    if args.only and not args.rows:
+        parser.error("--only needs --rows")
+    if args.only:  # by the names the runs have: a study's own runs of NEW stay out of what --rename brings in
+        records = [r for r in records if r["variant"] in args.rows.split(",")]
+    if args.rename:
+        records = renamed(records, args.rename) or parser.error(f"--rename {args.rename}: expected OLD=NEW "
+                                                                "pairs, comma-separated, of variants the runs have")
     if args.export:
         merging = args.merge and args.export.is_file()
         kept = merge_runs(file_runs(args.export), records) if merging else records
         args.export.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
         print(f"{len(records)} runs -> {args.export}" + (f" ({len(kept)} in all)" if merging else ""))
-    if args.only and not args.rows:
-        parser.error("--only needs --rows")
     if args.long_runs and not args.patience:
         parser.error("--long-runs needs --patience")
     if args.curves or args.patience or args.cost:
-        if args.rows:  # the per-run tables list rows in this order (and only these, with --only)
+        if args.rows:  # the per-run tables list rows in this order
             order = {v: i for i, v in enumerate(args.rows.split(","))}
-            records = sorted((r for r in records if r["variant"] in order or not args.only),
-                             key=lambda r: order.get(r["variant"], len(order)))
+            records = sorted(records, key=lambda r: order.get(r["variant"], len(order)))
         if args.cost:
             text = cost_table(records, args.reference)
         elif args.curves:
@@ -504,8 +525,6 @@ def main(argv: list[str] | None = None) -> int:
         print(text, end="")
         return 0
     cells = cells_of(records, where)
-    if args.only:
-        cells = {key: cell for key, cell in cells.items() if key[0] in args.rows.split(",")}
     if not cells:
         raise SystemExit("no finished runs with a test F1")
     table = markdown(cells, args.rows.split(",") if args.rows else None, args.mix_regimes, args.reference, args.split)

@@ -302,6 +302,23 @@ def test_export_merge_keeps_the_other_runs_and_replaces_a_run_of_the_same_name(t
         table.main([str(new), "--merge"])
 
 
+def test_another_studys_runs_brought_in_under_this_studys_row_name(tmp_path, capsys):
+    other, study = tmp_path / "other.jsonl", tmp_path / "runs.jsonl"
+    other.write_text("".join(json.dumps(_named_run(r, 0.8)) + "\n" for r in ("base-s1", "gnn.no-x-s1", "gnn-s1")))
+    study.write_text(json.dumps(_named_run("new-s1", 0.9)) + "\n")
+    assert table.main([str(other), "--rows", "base,gnn.no-x", "--only", "--rename", "gnn.no-x=gnn",
+                       "--export", str(study), "--merge"]) == 0
+    merged = [json.loads(x) for x in study.read_text().splitlines()]
+    # only the chosen rows are written; a renamed run keeps its name and says what it was
+    assert [(r["run"], r["variant"], r.get("renamed_from")) for r in merged] == [
+        ("new-s1", "new", None), ("base-s1", "base", None), ("gnn.no-x-s1", "gnn", "gnn.no-x")]
+    assert "| gnn |" in capsys.readouterr().out
+    for bad in ("gnn.no-x", "missing=gnn", "gnn.no-x=", "a=b=c"):
+        with pytest.raises(SystemExit):
+            table.main([str(other), "--rename", bad])
+    assert "--rename" in capsys.readouterr().err
+
+
 def test_dev_curves_per_run(tmp_path, capsys):
     runs = tmp_path / "runs.jsonl"
     runs.write_text(json.dumps({"variant": "bert", "dataset": "twitter2017", "seed": 1, "test_f1": 0.8,
