@@ -127,12 +127,18 @@ def merge_runs(existing: list[dict], new: list[dict]) -> list[dict]:
     return merged + [latest.pop(r["run"]) for r in new if r["run"] in latest]
 
 
-def renamed(records: list[dict], pairs: str) -> list[dict] | None:
-    """``records`` with the variant of each run of OLD read as NEW (``pairs``: "OLD=NEW,..."); None where a
-    pair is malformed or names a variant no run has."""
-    names = dict(pair.split("=", 1) for pair in pairs.split(",") if pair.count("=") == 1)
-    if len(names) != len(pairs.split(",")) or not all(all(pair) for pair in names.items()) \
-            or set(names) - {r["variant"] for r in records}:
+def name_pairs(text: str) -> list[tuple[str, str]] | None:
+    """"A=B,C=D" -> [("A", "B"), ("C", "D")]; None where a pair is not two non-empty names around one "="."""
+    pairs = [tuple(pair.split("=")) for pair in text.split(",")]
+    return None if any(len(pair) != 2 or not all(pair) for pair in pairs) else pairs
+
+
+def renamed(records: list[dict], text: str) -> list[dict] | None:
+    """``records`` with the variant of each run of OLD read as NEW (``text``: "OLD=NEW,..."); None where a
+    pair is malformed, an OLD is named twice or names a variant no run has."""
+    pairs = name_pairs(text)
+    names = dict(pairs or [])
+    if not pairs or len(names) != len(pairs) or set(names) - {r["variant"] for r in records}:
         return None
     return [{**r, "variant": names[r["variant"]], "renamed_from": r["variant"]} if r["variant"] in names else r
             for r in records]
@@ -498,8 +504,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:  # by the names the runs have: a study's own runs of NEW stay out of what --rename brings in
         records = [r for r in records if r["variant"] in args.rows.split(",")]
     if args.rename:
-        records = renamed(records, args.rename) or parser.error(f"--rename {args.rename}: expected OLD=NEW "
-                                                                "pairs, comma-separated, of variants the runs have")
+        records = renamed(records, args.rename)
+        if records is None:
+            parser.error(f"--rename {args.rename}: expected OLD=NEW pairs, comma-separated, of variants the runs have")
     if args.export:
         merging = args.merge and args.export.is_file()
         kept = merge_runs(file_runs(args.export), records) if merging else records
@@ -516,8 +523,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.curves:
             text = curves(records)
         else:
-            pairs = [pair.split("=") for pair in args.long_runs.split(",")] if args.long_runs else []
-            if any(len(pair) != 2 or not all(pair) for pair in pairs):
+            pairs = name_pairs(args.long_runs) if args.long_runs else []
+            if pairs is None:
                 parser.error(f"--long-runs {args.long_runs}: expected SHORT=LONG pairs, comma-separated")
             text = patience_table(records, [int(p) for p in args.patience.split(",")], dict(pairs))
         if args.write:
