@@ -22,7 +22,9 @@ bert-10ep=bert-20ep`` marks a shorter schedule against its long run); ``--rows``
 selects) the rows of every table and the runs ``--export`` writes; ``--rename OLD=NEW`` reads the runs
 of variant OLD as rows of NEW (another study's runs of the same command, brought into a study with
 ``--rows OLD --only --rename OLD=NEW --export ... --merge``); ``--cost``
-the seconds per epoch of each variant and, with ``--reference``, their ratio to it. ``--write``
+the seconds per epoch of each variant and, with ``--reference``, their ratio to it; ``--covered-by
+descriptions`` scores every run on the tweets that a text evidence source covers, and only those (the
+per-tweet counts of each run restricted to them: F1 and both p-values on that subset). ``--write``
 replaces the text between ``<!-- table:SECTION -->``
 and ``<!-- /table:SECTION -->``, so that no figure in a page is typed by hand. Dev is shown beside
 test: decisions are taken on dev.
@@ -49,12 +51,23 @@ from pathlib import Path
 
 import numpy as np
 
-from graphmner.eval.significance import bootstrap_counts, counts_of_text, holm, seed_permutation_test
+from graphmner.data.datasets import DATASETS, load_dataset
+from graphmner.data.text_evidence import TEXT_EVIDENCE_FILES, read_text_evidence
+from graphmner.eval.significance import (
+    bootstrap_counts,
+    counts_of_text,
+    counts_text,
+    f1_of,
+    gold_digest,
+    holm,
+    seed_permutation_test,
+)
 from graphmner.training.callbacks import tweet_counts
 
 STUDIES = Path(__file__).resolve().parent / "studies"
 DATASET_TITLES = {"twitter2015": "Twitter-2015", "twitter2017": "Twitter-2017"}
 MIN_SEEDS = 5  # fewer seeds support no claim
+SPLIT_FILES = {"dev": "valid", "test": "test"}  # a run record's split -> the corpus's split
 
 
 def spread(values: list[float]) -> str:
@@ -142,6 +155,57 @@ def renamed(records: list[dict], text: str) -> list[dict] | None:
         return None
     return [{**r, "variant": names[r["variant"]], "renamed_from": r["variant"]} if r["variant"] in names else r
             for r in records]
+
+
+def covered(records: list[dict], source: str) -> tuple[list[dict], str]:
+    """The runs scored on the dev and test tweets that text evidence ``source`` covers (a non-empty entry in
+    the bundled corpus's file): each record's F1, precision, recall, per-tweet counts and gold digest become
+    those of the subset (per-type scores are dropped); and a sentence saying how many tweets that is.
+
+    Raises:
+        SystemExit: ``source`` is no text evidence source, or a run's tweets cannot be matched to a bundled
+            split (another dataset, no per-tweet counts, other gold tags).
+    """
+    if source not in TEXT_EVIDENCE_FILES:
+        raise SystemExit(f"--covered-by {source}: not a text evidence source ({', '.join(TEXT_EVIDENCE_FILES)})")
+    subsets: dict[tuple[str, str], tuple[str, np.ndarray]] = {}  # (dataset, split) -> (gold digest, covered)
+
+    def subset(dataset: str, split: str) -> tuple[str, np.ndarray]:
+        if (dataset, split) not in subsets:
+            if dataset not in DATASETS:
+                raise SystemExit(f"--covered-by: runs of {dataset!r}, which is not a bundled corpus")
+            data = load_dataset(dataset, splits=(SPLIT_FILES[split],))
+            texts = read_text_evidence(data.root / TEXT_EVIDENCE_FILES[source])
+            tweets = data[SPLIT_FILES[split]]
+            subsets[(dataset, split)] = (gold_digest([(t.id, t.tags) for t in tweets]),
+                                         np.array([bool(texts.get(t.image_id or t.id, "").strip()) for t in tweets]))
+        return subsets[(dataset, split)]
+
+    out = []
+    for record in records:
+        record = dict(record, covered_by=source)
+        for split in ("dev", "test"):
+            if record.get(f"{split}_tweet_counts") is None:
+                if split == "test":
+                    raise SystemExit(f"--covered-by: run {record.get('run', record['variant'])} has no per-tweet "
+                                     "test counts")
+                record["dev_f1"] = None  # a whole-split dev F1 beside subset test F1s would mislead
+                continue
+            digest, keep = subset(record["dataset"], split)
+            counts = counts_of_text(record[f"{split}_tweet_counts"])
+            if record.get(f"{split}_gold") != digest or len(counts) != len(keep):
+                raise SystemExit(f"--covered-by: run {record.get('run', record['variant'])}'s {split} tweets are "
+                                 f"not the bundled {record['dataset']} {SPLIT_FILES[split]} split")
+            counts = counts[keep]
+            correct, predicted, gold = counts.sum(0).tolist()
+            record.update({f"{split}_tweet_counts": counts_text(counts), f"{split}_gold": f"{digest}:{source}",
+                           f"{split}_f1": float(f1_of(counts.sum(0))), f"{split}_per_type": None,
+                           f"{split}_precision": correct / predicted if predicted else 0.0,
+                           f"{split}_recall": correct / gold if gold else 0.0})
+        out.append(record)
+    sizes = "; ".join(f"{DATASET_TITLES.get(d, d)} {split}, {int(keep.sum()):,} of {len(keep):,}"
+                      for (d, split), (_, keep) in sorted(subsets.items()))
+    return out, f"F1 on the tweets covered by {source}, and only those ({sizes})."
 
 
 def read_runs(path: Path, grids: list[str] | None = None) -> dict[tuple[str, str], Cell]:
@@ -478,6 +542,9 @@ def main(argv: list[str] | None = None) -> int:
                         "rows against its long run's best dev F1 (bert-10ep=bert-20ep)")
     parser.add_argument("--cost", action="store_true", help="seconds per epoch per variant (with --reference: the "
                                                             "ratio to that variant)")
+    parser.add_argument("--covered-by", metavar="SOURCE", help="score every run on the dev and test tweets that "
+                        "this text evidence source covers (descriptions, knowledge_gmner): F1 and p-values on "
+                        "that subset, from the runs' per-tweet counts")
     parser.add_argument("--mix-regimes", action="store_true", help="tabulate rows of different devices or encoders")
     parser.add_argument("--reference", metavar="VARIANT", help="mark every other row against this one on test "
                         "(difference, tweet-level and seed-level p-values)")
@@ -507,6 +574,12 @@ def main(argv: list[str] | None = None) -> int:
         records = renamed(records, args.rename)
         if records is None:
             parser.error(f"--rename {args.rename}: expected OLD=NEW pairs, comma-separated, of variants the runs have")
+    covering = ""
+    if args.covered_by:
+        if args.export or args.curves or args.patience or args.cost:
+            parser.error("--covered-by rescores the results table; it goes with neither --export (a study keeps "
+                         "its runs whole) nor --curves, --patience or --cost")
+        records, covering = covered(records, args.covered_by)
     if args.export:
         merging = args.merge and args.export.is_file()
         kept = merge_runs(file_runs(args.export), records) if merging else records
@@ -535,6 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     if not cells:
         raise SystemExit("no finished runs with a test F1")
     table = markdown(cells, args.rows.split(",") if args.rows else None, args.mix_regimes, args.reference, args.split)
+    table += f"\n{covering}\n" if covering else ""
     if args.write:
         if not args.section:
             parser.error("--write needs --section")

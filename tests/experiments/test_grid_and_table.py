@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 from graphmner.data.conll import Tweet
+from graphmner.data.datasets import load_dataset
+from graphmner.data.text_evidence import read_text_evidence
+from graphmner.eval.significance import gold_digest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -383,6 +386,38 @@ def test_a_tweet_level_difference_the_seeds_do_not_confirm_is_named(tmp_path, ca
     assert "these differ from bert at 0.05: noisy (Twitter-2017" in note
     assert "the seed-level test does not confirm noisy (Twitter-2017, p seeds 0." in note
     assert note.endswith("a difference inside the seed spread, no measurable effect.")
+
+
+def test_runs_scored_on_the_tweets_a_text_source_covers(tmp_path, capsys):
+    data = load_dataset("twitter2017", splits=("test",))
+    descriptions = read_text_evidence(data.root / "descriptions_owl.jsonl")
+    covered = [bool(descriptions.get(t.image_id or t.id, "").strip()) for t in data["test"]]
+    assert 0 < sum(covered) < len(covered)
+    digest = gold_digest([(t.id, t.tags) for t in data["test"]])
+    # one gold entity a tweet; "better" finds it exactly on the covered tweets, "bert" on none of them
+    def run(variant, seed, found):
+        counts = ",".join("111" if hit else "001" for hit in found)
+        return {"run": f"{variant}-s{seed}", "variant": variant, "dataset": "twitter2017", "seed": seed,
+                "test_f1": 0.0, "dev_f1": 0.5, "test_tweet_counts": counts, "test_gold": digest}
+    runs = tmp_path / "runs.jsonl"
+    lines = [run("bert", s, [not c for c in covered]) for s in range(1, 6)]
+    lines += [run("better", s, covered) for s in range(1, 6)]
+    runs.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert table.main([str(runs), "--reference", "bert", "--covered-by", "descriptions"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    row = {line.split(" | ")[0][2:]: line.split(" | ") for line in out[2:4]}
+    assert row["bert"][1:4] == ["", "0.00 ± 0.00", "5"]  # no dev counts: no dev F1 of the whole split beside the subset
+    assert row["better"][2:6] == ["100.00 ± 0.00", "5", "+100.00", "< 0.001"]
+    assert out[-1] == f"F1 on the tweets covered by descriptions, and only those (Twitter-2017 test, " \
+                      f"{sum(covered)} of {len(covered)})."
+    with pytest.raises(SystemExit, match="--covered-by captions: not a text evidence source"):
+        table.main([str(runs), "--covered-by", "captions"])
+    with pytest.raises(SystemExit):
+        table.main([str(runs), "--covered-by", "descriptions", "--export", str(tmp_path / "out.jsonl")])
+    assert "--covered-by rescores the results table" in capsys.readouterr().err
+    runs.write_text(json.dumps(dict(lines[0], test_gold="other")) + "\n")
+    with pytest.raises(SystemExit, match="bert-s1's test tweets are not the bundled twitter2017 test split"):
+        table.main([str(runs), "--covered-by", "descriptions"])
 
 
 def test_patience_table_reads_early_stopping_off_the_curves(tmp_path, capsys):
