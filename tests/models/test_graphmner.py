@@ -214,6 +214,37 @@ def test_text_evidence_nodes_carry_frozen_embeddings_and_reach_the_words(tiny_da
     assert "text_project.0.weight" not in TestGraphMNERGNN().make(tiny_labels).state_dict()
 
 
+def test_text_evidence_dropout_leaves_out_whole_tweets_text_nodes_in_training_only(tiny_data, tiny_labels):
+    t = TestGraphMNERTextEvidence()  # captions and knowledge
+    t.model_changes = {**t.model_changes, "text_evidence_dropout": 0.5}
+    model = t.make(tiny_labels)
+    batch = model.featurizer().collate(t.examples(model, tiny_data, "test"))
+    graph, num = batch.extra["graph"], len(batch)
+    torch.manual_seed(1)
+    kept = model._drop_text_evidence(graph, num)
+    had = torch.bincount(graph["candidate"].batch, minlength=num)
+    left = {n: torch.bincount(kept[n].batch, minlength=num) for n in ("candidate", "sentence")}
+    dropped = (left["candidate"] == 0) & (had > 0)
+    assert 0 < int(dropped.sum()) < int((had > 0).sum())
+    for n in ("candidate", "sentence"):  # a tweet keeps all its nodes of a kind or none of them
+        before = torch.bincount(graph[n].batch, minlength=num)
+        assert torch.equal(left[n], torch.where(dropped, 0, before))
+    mentions = ("candidate", "mentions", "word")
+    src = graph[mentions].edge_index[0]
+    assert kept[mentions].edge_index.shape[1] == int((~dropped[graph["candidate"].batch[src]]).sum())
+    assert kept[mentions].edge_attr.shape[0] == kept[mentions].edge_index.shape[1]
+    assert kept["object"].num_nodes == graph["object"].num_nodes and kept["word"].num_nodes == graph["word"].num_nodes
+    # evaluation sees every node: the same states as the same model without the option
+    without = TestGraphMNERTextEvidence().make(tiny_labels).eval()
+    assert torch.equal(model.eval().word_representations(batch), without.word_representations(batch))
+    # knowledge alone, every tweet's knowledge left out in training: no evidence, the gate shut for every word
+    t.model_changes = {**t.model_changes, "evidence": ["knowledge"], "text_evidence_dropout": 0.999, "gate_init": 0.0}
+    model = t.make(tiny_labels).train()
+    batch = model.featurizer().collate(t.examples(model, tiny_data, "test"))
+    assert not bool(model.fuse(batch)[1].any())
+    assert bool(model.eval().fuse(batch)[1].any())
+
+
 def test_an_unknown_evidence_source_is_a_config_error():
     from graphmner.fields import ConfigError
     from graphmner.models.graphmner import GraphMNERConfig
