@@ -1,6 +1,7 @@
 """Results tables: dev and test F1 (mean ± std over seeds), n, seconds per epoch; the one tool that tabulates.
 
     python experiments/table.py caption-evidence --grids final,5-epochs     # a study's committed runs.jsonl
+    python experiments/table.py visual-evidence,knowledge-evidence --rows bert_crf,graphmner_knowledge --only
     python experiments/table.py --mlflow fusion                              # the runs of an MLflow experiment
     python experiments/table.py --mlflow fusion --export experiments/studies/<study>/runs.jsonl
     python experiments/table.py --runs-dir runs/fusion --export experiments/studies/<study>/runs.jsonl
@@ -125,12 +126,31 @@ def file_runs(path: Path, grids: list[str] | None = None) -> list[dict]:
     if not path.is_file():
         raise SystemExit(f"no per-run results at {path}")
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if grids:
-        unknown = set(grids) - {r.get("grid") for r in records}
-        if unknown:
-            raise SystemExit(f"{path}: no runs of grid(s) {sorted(unknown)}")
-        records = [r for r in records if r.get("grid") in grids]
+    return of_grids(records, grids, str(path)) if grids else records
+
+
+def studies_runs(paths: list[Path]) -> list[dict]:
+    """The records of several runs.jsonl files. A row (variant) belongs to the first file that has it: a later
+    file's runs of it are left out (and named on stderr), so that a row never mixes two studies' runs, which
+    may give one name to different commands."""
+    records: list[dict] = []
+    owned: set[str] = set()
+    for path in paths:
+        found = file_runs(path)
+        taken = sorted({r["variant"] for r in found} & owned)
+        if taken:
+            print(f"{path}: rows {', '.join(taken)} left out: an earlier study has them", file=sys.stderr)
+        records += [r for r in found if r["variant"] not in owned]
+        owned |= {r["variant"] for r in found}
     return records
+
+
+def of_grids(records: list[dict], grids: list[str], where: str) -> list[dict]:
+    """The records of these grids (each must have runs in ``where``)."""
+    unknown = set(grids) - {r.get("grid") for r in records}
+    if unknown:
+        raise SystemExit(f"{where}: no runs of grid(s) {sorted(unknown)}")
+    return [r for r in records if r.get("grid") in grids]
 
 
 def merge_runs(existing: list[dict], new: list[dict]) -> list[dict]:
@@ -520,7 +540,8 @@ def write_section(path: Path, section: str, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("study", nargs="?", help="a study folder name (experiments/studies/) or a runs.jsonl path")
+    parser.add_argument("study", nargs="?", help="a study folder name (experiments/studies/) or a runs.jsonl path; "
+                        "several, comma-separated: a row comes from the first that has it")
     parser.add_argument("--mlflow", metavar="EXPERIMENT", help="tabulate this MLflow experiment instead")
     parser.add_argument("--runs-dir", type=Path, help="tabulate the run folders (run.json) under this folder instead")
     parser.add_argument("--grid", help="with --mlflow: only runs tagged with this grid")
@@ -562,8 +583,11 @@ def main(argv: list[str] | None = None) -> int:
     elif args.mlflow:
         records, where = mlflow_runs(args.mlflow, args.grid, args.tracking_uri)[::-1], f"MLflow {args.mlflow!r} run"
     else:
-        path = Path(args.study) if args.study.endswith(".jsonl") else STUDIES / args.study / "runs.jsonl"
-        records, where = file_runs(path, args.grids.split(",") if args.grids else None), f"{path.name} line"
+        paths = [Path(s) if s.endswith(".jsonl") else STUDIES / s / "runs.jsonl" for s in args.study.split(",")]
+        records = studies_runs(paths)
+        if args.grids:
+            records = of_grids(records, args.grids.split(","), ", ".join(map(str, paths)))
+        where = f"{paths[0].name} line" if len(paths) == 1 else "runs.jsonl line"
     if args.merge and not args.export:
         parser.error("--merge needs --export")
     if args.only and not args.rows:

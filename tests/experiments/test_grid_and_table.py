@@ -322,6 +322,23 @@ def test_another_studys_runs_brought_in_under_this_studys_row_name(tmp_path, cap
     assert "--rename" in capsys.readouterr().err
 
 
+def test_several_studies_in_one_table_each_row_from_the_first_study_that_has_it(tmp_path, capsys):
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text("".join(json.dumps(dict(_named_run(r, 0.8), grid="a")) + "\n" for r in ("base-s1", "gnn-s1")))
+    # the second study gives "gnn" to another command (0.5), and has a row of its own
+    second.write_text("".join(json.dumps(dict(_named_run(r, f1), grid="b")) + "\n"
+                              for r, f1 in (("base-s1", 0.8), ("gnn-s1", 0.5), ("new-s1", 0.9))))
+    assert table.main([f"{first},{second}", "--rows", "base,gnn,new"]) == 0
+    captured = capsys.readouterr()
+    rows = [line.split(" | ")[:3] for line in captured.out.splitlines()[2:5]]
+    assert rows == [["| base", "", "80.00"], ["| gnn", "", "80.00"], ["| new", "", "90.00"]]
+    assert f"{second}: rows base, gnn left out: an earlier study has them" in captured.err
+    assert table.main([f"{first},{second}", "--grids", "b"]) == 0  # grids select among every study's runs
+    assert [line.split(" | ")[0] for line in capsys.readouterr().out.splitlines()[2:]][:1] == ["| new"]
+    with pytest.raises(SystemExit, match="no runs of grid"):
+        table.main([f"{first},{second}", "--grids", "c"])
+
+
 def test_dev_curves_per_run(tmp_path, capsys):
     runs = tmp_path / "runs.jsonl"
     runs.write_text(json.dumps({"variant": "bert", "dataset": "twitter2017", "seed": 1, "test_f1": 0.8,
