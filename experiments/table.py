@@ -8,7 +8,8 @@
     python experiments/table.py published-baselines --rows bert,umt --write README.md --section baselines
 
 Sources: a study's per-run results (``experiments/studies/<study>/runs.jsonl``, one JSON object per
-run, committed beside its results page), or the FINISHED runs of an MLflow experiment (the store is
+run, committed beside its results page; several studies, comma-separated, give each row from the first
+that has it), or the FINISHED runs of an MLflow experiment (the store is
 $MLFLOW_TRACKING_URI, else ./mlflow.db, every run's default), or run folders (their ``run.json``, the
 record every ``graphmner train`` writes; one without per-tweet counts gets them from the folder's
 predictions). ``--export`` writes the runs of either as such a file, so
