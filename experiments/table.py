@@ -218,9 +218,10 @@ def covered(records: list[dict], source: str) -> tuple[list[dict], str]:
                 raise SystemExit(f"--covered-by: run {record.get('run', record['variant'])}'s {split} tweets are "
                                  f"not the bundled {record['dataset']} {SPLIT_FILES[split]} split")
             counts = counts[keep]
-            correct, predicted, gold = counts.sum(0).tolist()
+            total = counts.sum(0)
+            correct, predicted, gold = total.tolist()
             record.update({f"{split}_tweet_counts": counts_text(counts), f"{split}_gold": f"{digest}:{source}",
-                           f"{split}_f1": float(f1_of(counts.sum(0))), f"{split}_per_type": None,
+                           f"{split}_f1": float(f1_of(total)), f"{split}_per_type": None,
                            f"{split}_precision": correct / predicted if predicted else 0.0,
                            f"{split}_recall": correct / gold if gold else 0.0})
         out.append(record)
