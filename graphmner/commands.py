@@ -14,7 +14,7 @@ from pathlib import Path
 import networkx as nx
 import torch
 
-from graphmner.config import load_config
+from graphmner.config import ExperimentConfig, load_config
 from graphmner.data.conll import Tweet, check_entity_types, read_conll, write_conll
 from graphmner.data.datasets import load_dataset
 from graphmner.data.labels import tags_to_spans
@@ -39,7 +39,9 @@ from graphmner.vision.features import extract_features
 log = logging.getLogger(__name__)
 
 
-def train(args: argparse.Namespace) -> int:
+def train_config(args: argparse.Namespace) -> ExperimentConfig:
+    """The config ``graphmner train`` runs with: the config file, then its flags, then KEY=VALUE overrides
+    (or, with ``--resume``, the run folder's saved config and nothing else)."""
     flags: dict = {}
     for flag, (section, key) in {"model": ("model", "name"), "encoder": ("model", "encoder"),
                                  "dataset": ("data", "dataset"), "data_dir": ("data", "data_dir"),
@@ -73,6 +75,11 @@ def train(args: argparse.Namespace) -> int:
         config.output_dir = args.resume
     else:
         config = load_config(args.config, flags, overrides=args.overrides)
+    return config
+
+
+def train(args: argparse.Namespace) -> int:
+    config = train_config(args)
     args.run_folder = config.output_dir  # for the hint after a Ctrl-C
     result = run_training(config, resume=bool(args.resume), overwrite=args.overwrite)
     if not dist_env().is_main:

@@ -2,6 +2,7 @@
 visual-evidence study's word_shapes.py."""
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,10 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from graphmner import commands
+from graphmner.cli import parse_args
 from graphmner.data.conll import Tweet
 from graphmner.data.datasets import load_dataset
 from graphmner.data.text_evidence import read_text_evidence
 from graphmner.eval.significance import gold_digest
+from graphmner.models.base import model_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -543,3 +547,19 @@ def test_word_shapes_group_f1_is_the_seed_mean_of_the_group_tweets_f1():
     assert word_shapes.group_f1(runs, "b", "d", "test", first) == (pytest.approx(100.0), 1)
     # over both tweets each seed has 1 correct of 2 predicted and 2 gold: F1 0.5, pooled per seed, not per tweet
     assert word_shapes.group_f1(runs, "a", "d", "test", np.array([True, True]))[0] == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "experiments" / "studies").glob("*/grids/*.txt")),
+                         ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_every_committed_grid_line_is_a_valid_train_command(path):
+    """A study's job list must run as written: each line parses as ``graphmner train`` arguments, its
+    config (file, flags, overrides) is valid for its model, and a name ending ``-2017-s3`` says the
+    dataset and seed that its arguments give, so that no run is filed under another's name."""
+    jobs = grid.file_jobs(path)
+    assert jobs and len({j.name for j in jobs}) == len(jobs)
+    for job in jobs:
+        config = commands.train_config(parse_args(["train", *job.args]))
+        model_config(config.model)  # an unknown model or model key raises, naming it
+        named = re.fullmatch(r".+-(2015|2017)-s(\d+)", job.name)
+        if named:
+            assert (config.data.dataset, config.train.seed) == (f"twitter{named[1]}", int(named[2])), job.name
