@@ -26,7 +26,8 @@ of variant OLD as rows of NEW (another study's runs of the same command, brought
 ``--rows OLD --only --rename OLD=NEW --export ... --merge``); ``--cost``
 the seconds per epoch of each variant and, with ``--reference``, their ratio to it; ``--covered-by
 descriptions`` scores every run on the tweets that a text evidence source covers, and only those (the
-per-tweet counts of each run restricted to them: F1 and both p-values on that subset). ``--write``
+per-tweet counts of each run restricted to them: F1 and both p-values on that subset), ``--tweets FILE``
+on the tweets a file lists (``DATASET SPLIT TWEET_ID`` a line: a group an analysis defines). ``--write``
 replaces the text between ``<!-- table:SECTION -->``
 and ``<!-- /table:SECTION -->``, so that no figure in a page is typed by hand. Dev is shown beside
 test: decisions are taken on dev.
@@ -48,12 +49,13 @@ import statistics
 import sys
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from graphmner.data.datasets import DATASETS, load_dataset
+from graphmner.data.datasets import DATASETS, Dataset, load_dataset
 from graphmner.data.text_evidence import TEXT_EVIDENCE_FILES, read_text_evidence
 from graphmner.eval.significance import (
     bootstrap_counts,
@@ -178,56 +180,98 @@ def renamed(records: list[dict], text: str) -> list[dict] | None:
             for r in records]
 
 
-def covered(records: list[dict], source: str) -> tuple[list[dict], str]:
-    """The runs scored on the dev and test tweets that text evidence ``source`` covers (a non-empty entry in
-    the bundled corpus's file): each record's F1, precision, recall, per-tweet counts and gold digest become
-    those of the subset (per-type scores are dropped); and a sentence saying how many tweets that is.
+Selector = Callable[[Dataset, str], "np.ndarray | None"]  # (bundled corpus, run split) -> a mask of its tweets
 
-    Raises:
-        SystemExit: ``source`` is no text evidence source, or a run's tweets cannot be matched to a bundled
-            split (another dataset, no per-tweet counts, other gold tags).
-    """
+
+def covered_by(source: str) -> Selector:
+    """Keeps the tweets that text evidence ``source`` covers (a non-empty entry in the bundled corpus's file)."""
     if source not in TEXT_EVIDENCE_FILES:
         raise SystemExit(f"--covered-by {source}: not a text evidence source ({', '.join(TEXT_EVIDENCE_FILES)})")
-    subsets: dict[tuple[str, str], tuple[str, np.ndarray]] = {}  # (dataset, split) -> (gold digest, covered)
 
-    def subset(dataset: str, split: str) -> tuple[str, np.ndarray]:
+    def select(data: Dataset, split: str) -> np.ndarray:
+        texts = read_text_evidence(data.root / TEXT_EVIDENCE_FILES[source])
+        return np.array([bool(texts.get(t.image_id or t.id, "").strip()) for t in data[SPLIT_FILES[split]]])
+    return select
+
+
+def listed_in(path: Path) -> Selector:
+    """Keeps the tweets a file lists, one ``DATASET SPLIT TWEET_ID`` a line (``twitter2017 test 16_05_01_360``;
+    ``#`` starts a comment); a dataset and split it lists no tweet of is left out (``None``).
+
+    Raises:
+        SystemExit: the file is missing, a line is malformed, or names a tweet the bundled split lacks.
+    """
+    if not path.is_file():
+        raise SystemExit(f"--tweets {path}: no such file")
+    listed: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)  # (dataset, split) -> tweet id -> line
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if len(fields) != 3 or fields[0] not in DATASETS or fields[1] not in SPLIT_FILES:
+            raise SystemExit(f"{path}:{number}: expected 'DATASET SPLIT TWEET_ID' with a dataset among "
+                             f"{', '.join(DATASETS)} and a split among {', '.join(SPLIT_FILES)}, got {line.strip()!r}")
+        listed[(fields[0], fields[1])][fields[2]] = number
+
+    def select(data: Dataset, split: str) -> np.ndarray | None:
+        ids = listed.get((data.name, split))
+        if not ids:
+            return None
+        tweets = data[SPLIT_FILES[split]]
+        unknown = set(ids) - {t.id for t in tweets}
+        if unknown:
+            first = min(unknown, key=ids.get)
+            raise SystemExit(f"{path}:{ids[first]}: no tweet {first!r} in the bundled {data.name} {split} split")
+        return np.array([t.id in ids for t in tweets])
+    return select
+
+
+def on_tweets(records: list[dict], select: Selector, name: str) -> tuple[list[dict], str]:
+    """The runs scored on the dev and test tweets that ``select`` keeps, and only those: each record's F1,
+    precision, recall, per-tweet counts and gold digest become those of the subset (per-type scores are
+    dropped; a split the selector leaves out has no F1); and a sentence saying how many tweets that is.
+
+    Raises:
+        SystemExit: a run's tweets cannot be matched to a bundled split (another dataset, no per-tweet
+            counts, other gold tags), or the selector keeps none of a run's test tweets.
+    """
+    subsets: dict[tuple[str, str], tuple[str, np.ndarray | None]] = {}  # (dataset, split) -> (digest, kept)
+
+    def subset(dataset: str, split: str) -> tuple[str, np.ndarray | None]:
         if (dataset, split) not in subsets:
             if dataset not in DATASETS:
-                raise SystemExit(f"--covered-by: runs of {dataset!r}, which is not a bundled corpus")
+                raise SystemExit(f"{name}: runs of {dataset!r}, which is not a bundled corpus")
             data = load_dataset(dataset, splits=(SPLIT_FILES[split],))
-            texts = read_text_evidence(data.root / TEXT_EVIDENCE_FILES[source])
             tweets = data[SPLIT_FILES[split]]
-            subsets[(dataset, split)] = (gold_digest([(t.id, t.tags) for t in tweets]),
-                                         np.array([bool(texts.get(t.image_id or t.id, "").strip()) for t in tweets]))
+            subsets[(dataset, split)] = (gold_digest([(t.id, t.tags) for t in tweets]), select(data, split))
         return subsets[(dataset, split)]
 
     out = []
     for record in records:
-        record = dict(record, covered_by=source)
+        record = dict(record, scored_on=name)
+        run = record.get("run", record["variant"])
         for split in ("dev", "test"):
-            if record.get(f"{split}_tweet_counts") is None:
+            digest, keep = subset(record["dataset"], split) if record.get(f"{split}_tweet_counts") else ("", None)
+            if keep is None or not keep.any():
                 if split == "test":
-                    raise SystemExit(f"--covered-by: run {record.get('run', record['variant'])} has no per-tweet "
-                                     "test counts")
+                    raise SystemExit(f"{name}: run {run} has no per-tweet test counts" if not digest else
+                                     f"{name}: keeps none of the {record['dataset']} test tweets of run {run}")
                 record["dev_f1"] = None  # a whole-split dev F1 beside subset test F1s would mislead
                 continue
-            digest, keep = subset(record["dataset"], split)
             counts = counts_of_text(record[f"{split}_tweet_counts"])
             if record.get(f"{split}_gold") != digest or len(counts) != len(keep):
-                raise SystemExit(f"--covered-by: run {record.get('run', record['variant'])}'s {split} tweets are "
-                                 f"not the bundled {record['dataset']} {SPLIT_FILES[split]} split")
-            counts = counts[keep]
-            total = counts.sum(0)
+                raise SystemExit(f"{name}: run {run}'s {split} tweets are not the bundled {record['dataset']} "
+                                 f"{SPLIT_FILES[split]} split")
+            total = counts[keep].sum(0)
             correct, predicted, gold = total.tolist()
-            record.update({f"{split}_tweet_counts": counts_text(counts), f"{split}_gold": f"{digest}:{source}",
+            record.update({f"{split}_tweet_counts": counts_text(counts[keep]), f"{split}_gold": f"{digest}:{name}",
                            f"{split}_f1": float(f1_of(total)), f"{split}_per_type": None,
                            f"{split}_precision": correct / predicted if predicted else 0.0,
                            f"{split}_recall": correct / gold if gold else 0.0})
         out.append(record)
     sizes = "; ".join(f"{DATASET_TITLES.get(d, d)} {split}, {int(keep.sum()):,} of {len(keep):,}"
-                      for (d, split), (_, keep) in sorted(subsets.items()))
-    return out, f"F1 on the tweets covered by {source}, and only those ({sizes})."
+                      for (d, split), (_, keep) in sorted(subsets.items()) if keep is not None)
+    return out, f"F1 on {name}, and only those ({sizes})."
 
 
 def read_runs(path: Path, grids: list[str] | None = None) -> dict[tuple[str, str], Cell]:
@@ -568,6 +612,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--covered-by", metavar="SOURCE", help="score every run on the dev and test tweets that "
                         "this text evidence source covers (descriptions, knowledge_gmner): F1 and p-values on "
                         "that subset, from the runs' per-tweet counts")
+    parser.add_argument("--tweets", type=Path, metavar="FILE", help="score every run on the dev and test tweets "
+                        "FILE lists, one 'DATASET SPLIT TWEET_ID' a line (a study's analysis writes it): F1 and "
+                        "p-values on that subset")
     parser.add_argument("--mix-regimes", action="store_true", help="tabulate rows of different devices or encoders")
     parser.add_argument("--reference", metavar="VARIANT", help="mark every other row against this one on test "
                         "(difference, tweet-level and seed-level p-values)")
@@ -601,11 +648,18 @@ def main(argv: list[str] | None = None) -> int:
         if records is None:
             parser.error(f"--rename {args.rename}: expected OLD=NEW pairs, comma-separated, of variants the runs have")
     covering = ""
-    if args.covered_by:
+    if args.covered_by or args.tweets:
+        flag = "--covered-by" if args.covered_by else "--tweets"
+        if args.covered_by and args.tweets:
+            parser.error("--covered-by and --tweets each choose the tweets a table is scored on: give one")
         if args.export or args.curves or args.patience or args.cost:
-            parser.error("--covered-by rescores the results table; it goes with neither --export (a study keeps "
-                         "its runs whole) nor --curves, --patience or --cost")
-        records, covering = covered(records, args.covered_by)
+            parser.error(f"{flag} rescores the results table; it goes with neither --export (a study keeps its runs "
+                         "whole) nor --curves, --patience or --cost")
+        if args.covered_by:
+            select, name = covered_by(args.covered_by), f"the tweets covered by {args.covered_by}"
+        else:
+            select, name = listed_in(args.tweets), f"the tweets listed in {args.tweets}"
+        records, covering = on_tweets(records, select, name)
     if args.export:
         merging = args.merge and args.export.is_file()
         kept = merge_runs(file_runs(args.export), records) if merging else records

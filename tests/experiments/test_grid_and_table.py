@@ -16,6 +16,7 @@ from graphmner.data.conll import Tweet
 from graphmner.data.datasets import load_dataset
 from graphmner.data.text_evidence import read_text_evidence
 from graphmner.eval.significance import gold_digest
+from graphmner.evidence.visual import VisualEvidence
 from graphmner.models.base import model_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,7 @@ def _script(name, folder="experiments"):
 
 grid, table = _script("grid"), _script("table")
 word_shapes = _script("word_shapes", "experiments/studies/visual-evidence")
+knowledge_names = _script("knowledge_names", "experiments/studies/knowledge-evidence")
 
 
 def test_axes_apply_only_to_models_that_have_the_field():
@@ -441,6 +443,46 @@ def test_runs_scored_on_the_tweets_a_text_source_covers(tmp_path, capsys):
         table.main([str(runs), "--covered-by", "descriptions"])
 
 
+def test_runs_scored_on_the_tweets_a_file_lists(tmp_path, capsys):
+    data = load_dataset("twitter2017", splits=("valid", "test"))
+    test, dev = data["test"], data["valid"]
+    digests = {s: gold_digest([(t.id, t.tags) for t in data[f]]) for s, f in (("test", "test"), ("dev", "valid"))}
+    # one gold entity a tweet: "better" finds it on the first 100 test tweets and on no dev tweet
+    def run(variant, seed, found_test, found_dev):
+        def text(found):
+            return ",".join("111" if hit else "001" for hit in found)
+        return {"run": f"{variant}-s{seed}", "variant": variant, "dataset": "twitter2017", "seed": seed,
+                "test_f1": 0.0, "dev_f1": 0.0, "test_tweet_counts": text(found_test), "test_gold": digests["test"],
+                "dev_tweet_counts": text(found_dev), "dev_gold": digests["dev"]}
+    runs = tmp_path / "runs.jsonl"
+    lines = [run("bert", s, [False] * len(test), [True] * len(dev)) for s in range(1, 6)]
+    lines += [run("better", s, [i < 100 for i in range(len(test))], [False] * len(dev)) for s in range(1, 6)]
+    runs.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    listed = tmp_path / "first.txt"
+    listed.write_text("# the first 50 test tweets and 3 dev tweets\n"
+                      + "".join(f"twitter2017 test {t.id}\n" for t in test[:50])
+                      + "".join(f"twitter2017 dev {t.id}  # a comment\n" for t in dev[:3]))
+    assert table.main([str(runs), "--reference", "bert", "--tweets", str(listed)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    row = {line.split(" | ")[0][2:]: line.split(" | ") for line in out[2:4]}
+    assert row["bert"][1:4] == ["100.00 ± 0.00", "0.00 ± 0.00", "5"]
+    assert row["better"][1:6] == ["0.00 ± 0.00", "100.00 ± 0.00", "5", "+100.00", "< 0.001"]
+    assert out[-1] == f"F1 on the tweets listed in {listed}, and only those (Twitter-2017 dev, 3 of {len(dev)}; " \
+                      f"Twitter-2017 test, 50 of {len(test)})."
+    listed.write_text(f"twitter2017 test {test[0].id}\ntwitter2017 test no-such-tweet\n")
+    with pytest.raises(SystemExit, match=f"{listed}:2: no tweet 'no-such-tweet' in the bundled twitter2017 test"):
+        table.main([str(runs), "--tweets", str(listed)])
+    listed.write_text(f"twitter2017 valid {test[0].id}\n")
+    with pytest.raises(SystemExit, match=f"{listed}:1: expected 'DATASET SPLIT TWEET_ID'"):
+        table.main([str(runs), "--tweets", str(listed)])
+    listed.write_text(f"twitter2017 dev {dev[0].id}\n")
+    with pytest.raises(SystemExit, match="keeps none of the twitter2017 test tweets of run bert-s1"):
+        table.main([str(runs), "--tweets", str(listed)])
+    with pytest.raises(SystemExit):
+        table.main([str(runs), "--tweets", str(listed), "--covered-by", "descriptions"])
+    assert "give one" in capsys.readouterr().err
+
+
 def test_patience_table_reads_early_stopping_off_the_curves(tmp_path, capsys):
     runs = tmp_path / "runs.jsonl"
     curves = {1: [0.70, 0.80, 0.79, 0.78, 0.81, 0.80], 2: [0.70, 0.79, 0.80, 0.78, 0.77, 0.80]}
@@ -563,3 +605,14 @@ def test_every_committed_grid_line_is_a_valid_train_command(path):
         named = re.fullmatch(r".+-(2015|2017)-s(\d+)", job.name)
         if named:
             assert (config.data.dataset, config.train.seed) == (f"twitter{named[1]}", int(named[2])), job.name
+
+
+def test_an_entity_is_named_when_one_candidate_spells_all_its_words():
+    tweet = Tweet("t1", ["Mets", "fans", "at", "#", "New", "York", "Mets", "game", "with", "Kawhi", "Leonard"],
+                  ["B-ORG", "O", "O", "O", "B-ORG", "I-ORG", "I-ORG", "O", "O", "B-PER", "I-PER"])
+    knowledge = ("Named entities: 1. NewYorkMets (baseball team) 2. Leonard (person)\n"
+                 "Reasoning: the New York Mets play at Citi Field.")
+    evidence = VisualEvidence("t1", texts={"knowledge": knowledge})
+    # "Mets" alone is a partial match of NewYorkMets, "Kawhi Leonard" only half spelled by "Leonard"
+    assert knowledge_names.named_entities(tweet, evidence) == [("ORG", False), ("ORG", True), ("PER", False)]
+    assert knowledge_names.named_entities(tweet, VisualEvidence("t1")) == [("ORG", False)] * 2 + [("PER", False)]
