@@ -251,12 +251,16 @@ def on_tweets(records: list[dict], select: Selector, name: str) -> tuple[list[di
         record = dict(record, scored_on=name)
         run = record.get("run", record["variant"])
         for split in ("dev", "test"):
-            digest, keep = subset(record["dataset"], split) if record.get(f"{split}_tweet_counts") else ("", None)
+            if record.get(f"{split}_tweet_counts") is None:
+                if split == "test":
+                    raise SystemExit(f"{name}: run {run} has no per-tweet test counts")
+                record["dev_f1"] = None  # a whole-split dev F1 beside subset test F1s would mislead
+                continue
+            digest, keep = subset(record["dataset"], split)
             if keep is None or not keep.any():
                 if split == "test":
-                    raise SystemExit(f"{name}: run {run} has no per-tweet test counts" if not digest else
-                                     f"{name}: keeps none of the {record['dataset']} test tweets of run {run}")
-                record["dev_f1"] = None  # a whole-split dev F1 beside subset test F1s would mislead
+                    raise SystemExit(f"{name}: keeps none of the {record['dataset']} test tweets of run {run}")
+                record["dev_f1"] = None
                 continue
             counts = counts_of_text(record[f"{split}_tweet_counts"])
             if record.get(f"{split}_gold") != digest or len(counts) != len(keep):
