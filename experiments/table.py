@@ -55,7 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graphmner.data.datasets import DATASETS, Dataset, load_dataset
+from graphmner.data.datasets import DATASETS, RECORD_SPLITS, Dataset, load_dataset
 from graphmner.data.text_evidence import TEXT_EVIDENCE_FILES, read_text_evidence
 from graphmner.eval.significance import (
     bootstrap_counts,
@@ -71,7 +71,6 @@ from graphmner.training.callbacks import tweet_counts
 STUDIES = Path(__file__).resolve().parent / "studies"
 DATASET_TITLES = {"twitter2015": "Twitter-2015", "twitter2017": "Twitter-2017"}
 MIN_SEEDS = 5  # fewer seeds support no claim
-SPLIT_FILES = {"dev": "valid", "test": "test"}  # a run record's split -> the corpus's split
 
 
 def spread(values: list[float]) -> str:
@@ -190,7 +189,7 @@ def covered_by(source: str) -> Selector:
 
     def select(data: Dataset, split: str) -> np.ndarray:
         texts = read_text_evidence(data.root / TEXT_EVIDENCE_FILES[source])
-        return np.array([bool(texts.get(t.image_id or t.id, "").strip()) for t in data[SPLIT_FILES[split]]])
+        return np.array([bool(texts.get(t.image_id or t.id, "").strip()) for t in data[RECORD_SPLITS[split]]])
     return select
 
 
@@ -208,16 +207,17 @@ def listed_in(path: Path) -> Selector:
         fields = line.split("#", 1)[0].split()
         if not fields:
             continue
-        if len(fields) != 3 or fields[0] not in DATASETS or fields[1] not in SPLIT_FILES:
+        if len(fields) != 3 or fields[0] not in DATASETS or fields[1] not in RECORD_SPLITS:
             raise SystemExit(f"{path}:{number}: expected 'DATASET SPLIT TWEET_ID' with a dataset among "
-                             f"{', '.join(DATASETS)} and a split among {', '.join(SPLIT_FILES)}, got {line.strip()!r}")
+                             f"{', '.join(DATASETS)} and a split among {', '.join(RECORD_SPLITS)}, "
+                             f"got {line.strip()!r}")
         listed[(fields[0], fields[1])][fields[2]] = number
 
     def select(data: Dataset, split: str) -> np.ndarray | None:
         ids = listed.get((data.name, split))
         if not ids:
             return None
-        tweets = data[SPLIT_FILES[split]]
+        tweets = data[RECORD_SPLITS[split]]
         unknown = set(ids) - {t.id for t in tweets}
         if unknown:
             first = min(unknown, key=ids.get)
@@ -241,8 +241,8 @@ def on_tweets(records: list[dict], select: Selector, name: str) -> tuple[list[di
         if (dataset, split) not in subsets:
             if dataset not in DATASETS:
                 raise SystemExit(f"{name}: runs of {dataset!r}, which is not a bundled corpus")
-            data = load_dataset(dataset, splits=(SPLIT_FILES[split],))
-            tweets = data[SPLIT_FILES[split]]
+            data = load_dataset(dataset, splits=(RECORD_SPLITS[split],))
+            tweets = data[RECORD_SPLITS[split]]
             subsets[(dataset, split)] = (gold_digest([(t.id, t.tags) for t in tweets]), select(data, split))
         return subsets[(dataset, split)]
 
@@ -265,7 +265,7 @@ def on_tweets(records: list[dict], select: Selector, name: str) -> tuple[list[di
             counts = counts_of_text(record[f"{split}_tweet_counts"])
             if record.get(f"{split}_gold") != digest or len(counts) != len(keep):
                 raise SystemExit(f"{name}: run {run}'s {split} tweets are not the bundled {record['dataset']} "
-                                 f"{SPLIT_FILES[split]} split")
+                                 f"{RECORD_SPLITS[split]} split")
             total = counts[keep].sum(0)
             correct, predicted, gold = total.tolist()
             record.update({f"{split}_tweet_counts": counts_text(counts[keep]), f"{split}_gold": f"{digest}:{name}",

@@ -16,7 +16,7 @@ import torch
 
 from graphmner.config import ExperimentConfig, load_config
 from graphmner.data.conll import Tweet, check_entity_types, read_conll, write_conll
-from graphmner.data.datasets import load_dataset
+from graphmner.data.datasets import RECORD_SPLITS, load_dataset
 from graphmner.data.labels import tags_to_spans
 from graphmner.data.text_evidence import read_text_evidence
 from graphmner.data.tokenize import tokenize_tweet
@@ -95,7 +95,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     predictor = Predictor.from_pretrained(args.model_dir, args.device)
     model, device = predictor.model, predictor.device
     # with --output-dir: both dev and test, as a results table shows them, and a run record of its own
-    splits = ("valid", "test") if args.output_dir else (args.split,)
+    splits = tuple(RECORD_SPLITS.values()) if args.output_dir else (args.split,)
     data = load_dataset(args.dataset, args.data_dir, splits=splits)
     for split in splits:
         check_entity_types(data[split], model.labels.entity_types, f"the model's labels ({args.model_dir})")
@@ -152,12 +152,12 @@ def write_evaluation(out: Path, args: argparse.Namespace, data, sources: list[st
     suffix = "eval-shuffled" if args.evidence_shuffle else (
         f"eval-{'+'.join(sources) or 'none'}" if args.evidence is not None else "eval")
     variant = args.variant or f"{trained.get('variant') or Path(args.model_dir).resolve().parent.name}.{suffix}"
-    for split, name in (("valid", "dev"), ("test", "test")):
+    for name, split in RECORD_SPLITS.items():
         write_conll(out / "predictions" / f"{name}.conll", data[split], results[split][1])
     seed = trained.get("seed", config.get("train", {}).get("seed", 0))
     tags = {"grid": trained.get("grid"), "run_name": f"{variant}-{data.name.removeprefix('twitter')}-s{seed}",
             "variant": variant, "dataset": data.name, "seed": str(seed), **run_source()}
-    metrics = {"dev": results["valid"][0], "test": results["test"][0], "device": device}
+    metrics = {**{name: results[split][0] for name, split in RECORD_SPLITS.items()}, "device": device}
     record = run_record(config, metrics, tags, out)
     # the trained run by name and commit, not by its folder: the record is read on other machines
     record["evaluation"] = {"of": trained.get("run") or run_dir.name, "of_commit": trained.get("commit"),

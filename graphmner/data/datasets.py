@@ -18,6 +18,8 @@ from graphmner.data.conll import ReadReport, Tweet, read_conll
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
+# A run record names the splits it scores as "dev" and "test": each one's split of the corpus.
+RECORD_SPLITS = {"dev": "valid", "test": "test"}
 
 
 @dataclass(frozen=True)

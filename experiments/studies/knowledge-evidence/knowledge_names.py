@@ -20,12 +20,11 @@ from collections import Counter
 from pathlib import Path
 
 from graphmner.data.conll import Tweet
-from graphmner.data.datasets import DATASETS, load_dataset
+from graphmner.data.datasets import DATASETS, RECORD_SPLITS, load_dataset
 from graphmner.data.labels import tags_to_spans
 from graphmner.evidence.visual import VisualEvidence, dataset_evidence
 from graphmner.graph.builder import CANDIDATE_MENTIONS, GraphConfig, build_graph
 
-SPLITS = {"dev": "valid", "test": "test"}  # a run record's split -> the corpus's split
 GROUPS = ("named", "missed")
 _CANDIDATES = GraphConfig(text_nodes=("candidates",))
 
@@ -48,9 +47,9 @@ def main() -> None:
     args = parser.parse_args()
     lines: dict[str, list[str]] = {group: [] for group in GROUPS}
     for dataset in args.datasets.split(","):
-        data = load_dataset(dataset, splits=tuple(SPLITS.values()))
+        data = load_dataset(dataset, splits=tuple(RECORD_SPLITS.values()))
         evidence, _ = dataset_evidence(data, ["knowledge"])
-        for split, corpus_split in SPLITS.items():
+        for split, corpus_split in RECORD_SPLITS.items():
             named, total, groups = Counter(), Counter(), Counter()
             for tweet, ev in zip(data[corpus_split], evidence[corpus_split]):
                 entities = named_entities(tweet, ev)

@@ -20,13 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from graphmner.data.conll import Tweet
-from graphmner.data.datasets import load_dataset
+from graphmner.data.datasets import RECORD_SPLITS, load_dataset
 from graphmner.data.tokenize import WORD_SHAPES, word_shape
 from graphmner.eval.significance import counts_of_text, f1_of
 from graphmner.nn.encoders import load_tokenizer
 
 HERE = Path(__file__).resolve().parent
-SPLITS = {"dev": "valid", "test": "test"}  # the name in a run record: the name of the split
 
 
 def shape_table(tweets: Sequence[Tweet], tokenizer) -> dict[str, tuple[float, float, float]]:
@@ -67,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{dataset}, training words by shape: % of words, % of them in an entity, % of {args.encoder}'s pieces")
         for shape, (share, entity, pieces) in shape_table(data["train"], tokenizer).items():
             print(f"  {shape:12s} {share:5.1f} {entity:5.0f} {pieces:5.1f}")
-        for split, name in SPLITS.items():
+        for split, name in RECORD_SPLITS.items():
             shapes = [{WORD_SHAPES[word_shape(token)] for token in tweet.tokens} for tweet in data[name]]
             for shape in ("all caps", "hashtag", "mention", "url"):
                 has = np.array([shape in held for held in shapes])
