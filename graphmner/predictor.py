@@ -93,6 +93,10 @@ class Predictor:
             if n < report.tweets:
                 hint = (" (give it with --knowledge / --knowledge-file; graphmner knowledge writes it)"
                         if source == "knowledge" else " (predict takes only knowledge for new tweets)")
+                if getattr(self.model.config, "text_evidence_dropout", None) == 0:
+                    # the knowledge-evidence study: such a model tags a tweet without it far below text-only
+                    hint += (f"; this model learned to rely on {source} (trained with model.text_evidence_dropout=0) "
+                             f"and tags such tweets poorly: text evidence dropout in training teaches it to do without")
                 log.warning("%d of %d tweets have no %s: tagged without it%s", report.tweets - n, report.tweets,
                             source, hint)
         if maker.unreadable:

@@ -84,3 +84,19 @@ def test_one_text_prints_json_and_flags_go_with_their_mode(tiny_lm, capsys):
     assert main(["knowledge", "--lm", str(tiny_lm / "gone"), "--text", "x", "--examples-from", "none"]) == 2
     assert capsys.readouterr().err.strip().endswith("gone: no such folder (a local model folder, or a Hugging Face "
                                                     "name)")
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_predict_without_knowledge_says_whether_the_model_learned_to_tag_without_it(dropout, tmp_path, capsys,
+                                                                                    caplog, tiny_labels):
+    from tests.models.test_graphmner import TestGraphMNERTextEvidence
+
+    t = TestGraphMNERTextEvidence()
+    t.model_changes = {**t.model_changes, "text_evidence_dropout": dropout}
+    t.make(tiny_labels).save_pretrained(tmp_path / "m")
+    caplog.set_level("INFO", logger="graphmner.predictor")
+    assert main(["predict", "--model-dir", str(tmp_path / "m"), "--input", str(TINY_DATA / "test.txt"),
+                 "--device", "cpu"]) == 0
+    assert "12 tweets" in capsys.readouterr().out
+    assert "12 of 12 tweets have no knowledge: tagged without it" in caplog.text
+    assert ("learned to rely on knowledge" in caplog.text) == (dropout == 0)
