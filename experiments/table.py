@@ -7,30 +7,29 @@
     python experiments/table.py --runs-dir runs/fusion --export experiments/studies/<study>/runs.jsonl
     python experiments/table.py published-baselines --rows bert,umt --write README.md --section baselines
 
-Sources: a study's per-run results (``experiments/studies/<study>/runs.jsonl``, one JSON object per
-run, committed beside its results page; several studies, comma-separated, give each row from the first
-that has it), or the FINISHED runs of an MLflow experiment (the store is
-$MLFLOW_TRACKING_URI, else ./mlflow.db, every run's default), or run folders (their ``run.json``, the
-record every ``graphmner train`` writes; one without per-tweet counts gets them from the folder's
-predictions). ``--export`` writes the runs of either as such a file, so
-that a study's figures can be re-derived without the store or the folders. Rows are the runs'
-``variant`` (experiments/grid.py tags it; the ``model`` otherwise), columns the datasets. Where one
-(variant, dataset, seed) was run more than once, the latest counts (in a runs file: the later line)
-and the others are listed on stderr. One regime per table: rows from different devices (a CPU, a GPU
-model) or encoder weights are refused unless ``--mix-regimes``, and the regime is printed under the
-table. ``--curves`` prints each run's dev F1 after every epoch; ``--patience 2,3,5`` what early
-stopping with each patience would keep and cost on those curves (the choice of a recipe; ``--long-runs
-bert-10ep=bert-20ep`` marks a shorter schedule against its long run); ``--rows`` orders (``--only``:
-selects) the rows of every table and the runs ``--export`` writes; ``--rename OLD=NEW`` reads the runs
-of variant OLD as rows of NEW (another study's runs of the same command, brought into a study with
-``--rows OLD --only --rename OLD=NEW --export ... --merge``); ``--cost``
-the seconds per epoch of each variant and, with ``--reference``, their ratio to it; ``--covered-by
-descriptions`` scores every run on the tweets that a text evidence source covers, and only those (the
-per-tweet counts of each run restricted to them: F1 and both p-values on that subset), ``--tweets FILE``
-on the tweets a file lists (``DATASET SPLIT TWEET_ID`` a line: a group an analysis defines). ``--write``
-replaces the text between ``<!-- table:SECTION -->``
-and ``<!-- /table:SECTION -->``, so that no figure in a page is typed by hand. Dev is shown beside
-test: decisions are taken on dev.
+Sources: a study's per-run results (``experiments/studies/<study>/runs.jsonl``, one JSON object per run,
+committed beside its results page; several studies, comma-separated, give each row from the first that has
+it), or the FINISHED runs of an MLflow experiment (the store is $MLFLOW_TRACKING_URI, else ./mlflow.db,
+every run's default), or run folders (their ``run.json``, the record every ``graphmner train`` writes; one
+without per-tweet counts gets them from the folder's predictions). ``--export`` writes the runs of either as
+such a file, so that a study's figures can be re-derived without the store or the folders. Rows are the
+runs' ``variant`` (experiments/grid.py tags it; the ``model`` otherwise), columns the datasets. Where one
+(variant, dataset, seed) was run more than once, the latest counts (in a runs file: the later line) and the
+others are listed on stderr. One regime per table: rows from different devices (a CPU, a GPU model) or
+encoder weights are refused unless ``--mix-regimes``, and the regime is printed under the table. s/epoch is
+the mean over a row's runs; where they were timed on different machines (threads, or the CPU's vector
+kernels, ``cpu_kernels`` in a run record) it is marked ‡ and the machines are named. ``--curves`` prints
+each run's dev F1 after every epoch; ``--patience 2,3,5`` what early stopping with each patience would keep
+and cost on those curves (the choice of a recipe; ``--long-runs bert-10ep=bert-20ep`` marks a shorter
+schedule against its long run); ``--rows`` orders (``--only``: selects) the rows of every table and the runs
+``--export`` writes; ``--rename OLD=NEW`` reads the runs of variant OLD as rows of NEW (another study's runs
+of the same command, brought into a study with ``--rows OLD --only --rename OLD=NEW --export ... --merge``);
+``--cost`` the seconds per epoch of each variant and, with ``--reference``, their ratio to it;
+``--covered-by descriptions`` scores every run on the tweets that a text evidence source covers, and only
+those (the per-tweet counts of each run restricted to them: F1 and both p-values on that subset), ``--tweets
+FILE`` on the tweets a file lists (``DATASET SPLIT TWEET_ID`` a line: a group an analysis defines).
+``--write`` replaces the text between ``<!-- table:SECTION -->`` and ``<!-- /table:SECTION -->``, so that no
+figure in a page is typed by hand. Dev is shown beside test: decisions are taken on dev.
 
 ``--reference VARIANT`` marks every other row against that row on test (``--split dev``: on dev, for a
 decision): the difference of mean F1,
@@ -85,6 +84,7 @@ class Cell:
     f1: dict[int, float] = field(default_factory=dict)  # seed -> test F1 (%)
     dev: dict[int, float] = field(default_factory=dict)  # seed -> dev F1 (%) at the best dev epoch
     epoch_seconds: list[float] = field(default_factory=list)
+    timed_on: set[tuple[str, str | None]] = field(default_factory=set)  # (device, CPU kernels) of the timed runs
     devices: set[str] = field(default_factory=set)
     regimes: set[tuple[str, str]] = field(default_factory=set)  # (device kind, encoder)
     # split -> seed -> per-tweet counts (run record), and split -> digests of its tweets and gold tags
@@ -115,6 +115,8 @@ def add_run(cells: dict[tuple[str, str], Cell], seen: set, record: dict, where: 
         cell.dev[key[2]] = 100 * record["dev_f1"]
     cell.epoch_seconds += list(record.get("epoch_seconds") or [])
     device = record.get("device") or "?"
+    if record.get("epoch_seconds"):
+        cell.timed_on.add((device, record.get("cpu_kernels")))
     cell.devices.add(device)
     cell.regimes.add(("CPU" if device.startswith("cpu") else device, record.get("encoder") or "?"))
     for split in ("dev", "test"):
@@ -355,6 +357,16 @@ def collect(experiment: str, grid: str | None = None, tracking_uri: str | None =
     return cells_of(mlflow_runs(experiment, grid, tracking_uri)[::-1], f"MLflow experiment {experiment!r}, run")
 
 
+def mixed_timing(timed_on: set[tuple[str, str | None]]) -> bool:
+    """Whether runs were timed on different machines: devices (threads) or the CPU's vector kernels differ.
+    A run whose record predates ``cpu_kernels`` (None) is taken to match any kernels of its device."""
+    return len({d for d, _ in timed_on}) > 1 or len({k for _, k in timed_on if k is not None}) > 1
+
+
+def machine_name(device: str, kernels: str | None) -> str:
+    return f"{device}, {kernels or 'CPU kernels not recorded'}"
+
+
 def regimes(cells: dict[tuple[str, str], Cell]) -> list[tuple[str, str]]:
     return sorted({regime for cell in cells.values() for regime in cell.regimes})
 
@@ -417,6 +429,7 @@ def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None, 
         head.append("s/epoch")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     marks: dict[tuple[str, str], Mark] = {}
+    mixed_rows: set[tuple[str, str]] = set()
     for v in variants:
         row = [v]
         for d in datasets:
@@ -433,9 +446,16 @@ def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None, 
                     m = marks[(v, d)] = mark(cell, ref, split)
                     dagger = "†" if m.few_seeds else ""
                     row += [f"{m.delta:+.2f}{dagger}", p_text(m.p_tweets), p_text(m.p_seeds) + dagger]
-            row.append(f"{statistics.mean(cell.epoch_seconds):.0f}" if cell.epoch_seconds else "")
+            timing_mix = mixed_timing(cell.timed_on)
+            mixed_rows |= {(v, d)} if timing_mix else set()
+            row.append(f"{statistics.mean(cell.epoch_seconds):.0f}{'‡' if timing_mix else ''}"
+                       if cell.epoch_seconds else "")
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
+    if mixed_rows:
+        machines = sorted({machine_name(*machine) for v, d in mixed_rows for machine in cells[(v, d)].timed_on})
+        lines += [f"‡ s/epoch: the mean over runs timed on different machines ({'; '.join(machines)}), "
+                  "not comparable with the other rows' s/epoch.", ""]
     if reference is not None and marks:
         lines += comparisons_note(marks, reference, split)
     lines.append("Regime" + ("s (mixed on purpose)" if len(found) > 1 else "") + ": "
@@ -557,9 +577,11 @@ def cost_table(records: list[dict], reference: str | None = None) -> str:
     dataset, and the ratio to the ``reference`` variant on the same dataset. One regime: the runs' devices
     are printed under the table, and rows of different devices are refused as :func:`markdown` refuses them."""
     rows: dict[tuple[str, str], list[float]] = {}
-    devices = sorted({r.get("device", "?") for r in records if r.get("epoch_seconds")})
-    if len(devices) > 1:
-        raise SystemExit(f"runs from different devices ({', '.join(devices)}): one regime per cost table")
+    timed_on = {(r.get("device", "?"), r.get("cpu_kernels")) for r in records if r.get("epoch_seconds")}
+    if mixed_timing(timed_on):
+        machines = sorted(machine_name(*machine) for machine in timed_on)
+        raise SystemExit(f"runs timed on different machines ({'; '.join(machines)}): one machine per cost table")
+    devices = sorted({d for d, _ in timed_on})
     for r in records:
         if r.get("epoch_seconds"):
             rows.setdefault((r["variant"], r["dataset"]), []).extend(r["epoch_seconds"])
@@ -574,7 +596,8 @@ def cost_table(records: list[dict], reference: str | None = None) -> str:
             base = rows.get((reference, dataset))
             line += f" {mean / statistics.fmean(base):.2f} |" if base else " – |"
         lines.append(line)
-    return "\n".join(lines) + f"\n\nDevice: {devices[0]}.\n"
+    kernels = sorted({k for _, k in timed_on if k})
+    return "\n".join(lines) + f"\n\nDevice: {devices[0]}{', CPU kernels ' + kernels[0] if kernels else ''}.\n"
 
 
 def write_section(path: Path, section: str, text: str) -> None:

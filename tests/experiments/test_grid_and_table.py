@@ -557,8 +557,30 @@ def test_cost_table_gives_seconds_per_epoch_and_the_ratio_to_a_reference(tmp_pat
         "| bert | twitter2017 | 2 | 70 | 1.00 |", "| concat | twitter2017 | 1 | 560 | 8.00 |",
         "| concat | twitter2015 | 1 | 900 | – |", "", "Device: cpu."]
     runs.write_text("".join(json.dumps({**r, "device": d}) + "\n" for r, d in zip(rows, ("cpu", "cuda", "cpu"))))
-    with pytest.raises(SystemExit, match="one regime per cost table"):
+    with pytest.raises(SystemExit, match="timed on different machines .*: one machine per cost table"):
         table.main([str(runs), "--cost"])
+    kernels = ("AVX512", None, "AVX2")  # a record without kernels matches any; two kernels do not match
+    runs.write_text("".join(json.dumps({**r, "cpu_kernels": k}) + "\n" for r, k in zip(rows, kernels)))
+    with pytest.raises(SystemExit, match=r"\(cpu, AVX2; cpu, AVX512; cpu, CPU kernels not recorded\): one machine"):
+        table.main([str(runs), "--cost"])
+    runs.write_text("".join(json.dumps({**r, "cpu_kernels": k}) + "\n" for r, k in zip(rows, ("AVX2", None, None))))
+    assert table.main([str(runs), "--cost"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "Device: cpu, CPU kernels AVX2."
+
+
+def test_seconds_per_epoch_of_runs_timed_on_different_machines_are_marked(tmp_path, capsys):
+    runs = tmp_path / "runs.jsonl"
+    run = {"dataset": "twitter2017", "test_f1": 0.8, "dev_f1": 0.8, "device": "cpu (1 threads)"}
+    rows = [{**run, "variant": "bert", "seed": 1, "epoch_seconds": [150], "cpu_kernels": "AVX512"},
+            {**run, "variant": "bert", "seed": 2, "epoch_seconds": [330], "cpu_kernels": "AVX2"},
+            {**run, "variant": "gnn", "seed": 1, "epoch_seconds": [200], "cpu_kernels": "AVX512"},
+            {**run, "variant": "gnn", "seed": 2, "epoch_seconds": [220]}]  # a record from before cpu_kernels
+    runs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert table.main([str(runs)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].endswith("| 240‡ |") and out[3].endswith("| 210 |")
+    assert out[5] == ("‡ s/epoch: the mean over runs timed on different machines (cpu (1 threads), AVX2; "
+                      "cpu (1 threads), AVX512), not comparable with the other rows' s/epoch.")
 
 
 def test_word_shapes_counts_words_entities_and_pieces_per_shape():
