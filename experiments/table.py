@@ -446,9 +446,9 @@ def markdown(cells: dict[tuple[str, str], Cell], rows: list[str] | None = None, 
                     m = marks[(v, d)] = mark(cell, ref, split)
                     dagger = "†" if m.few_seeds else ""
                     row += [f"{m.delta:+.2f}{dagger}", p_text(m.p_tweets), p_text(m.p_seeds) + dagger]
-            timing_mix = mixed_timing(cell.timed_on)
-            mixed_rows |= {(v, d)} if timing_mix else set()
-            row.append(f"{statistics.mean(cell.epoch_seconds):.0f}{'‡' if timing_mix else ''}"
+            if mixed_timing(cell.timed_on):
+                mixed_rows.add((v, d))
+            row.append(f"{statistics.mean(cell.epoch_seconds):.0f}{'‡' if (v, d) in mixed_rows else ''}"
                        if cell.epoch_seconds else "")
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
@@ -574,8 +574,9 @@ def patience_table(records: list[dict], patiences: list[int], long_runs: dict[st
 
 def cost_table(records: list[dict], reference: str | None = None) -> str:
     """Seconds per epoch (training and the dev pass; mean over every epoch of every run) per variant and
-    dataset, and the ratio to the ``reference`` variant on the same dataset. One regime: the runs' devices
-    are printed under the table, and rows of different devices are refused as :func:`markdown` refuses them."""
+    dataset, and the ratio to the ``reference`` variant on the same dataset. One machine: its device (and CPU
+    kernels) are printed under the table, and runs timed on different machines (:func:`mixed_timing`) are
+    refused."""
     rows: dict[tuple[str, str], list[float]] = {}
     timed_on = {(r.get("device", "?"), r.get("cpu_kernels")) for r in records if r.get("epoch_seconds")}
     if mixed_timing(timed_on):
