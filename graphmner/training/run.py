@@ -13,7 +13,7 @@ import yaml
 
 from graphmner.config import ExperimentConfig
 from graphmner.data.conll import check_entity_types
-from graphmner.data.datasets import load_dataset
+from graphmner.data.datasets import RECORD_SPLITS, SPLITS, load_dataset
 from graphmner.data.labels import LabelVocab
 from graphmner.evidence.making import evidence_record, save_evidence_record
 from graphmner.evidence.visual import dataset_evidence
@@ -75,7 +75,7 @@ def run_training(config: ExperimentConfig, callbacks: list[Callback] | None = No
         check_store(config.mlflow.tracking_uri, config.mlflow.experiment)
     data = load_dataset(config.data.dataset, config.data.data_dir, limit=config.data.limit)
     labels = LabelVocab.from_tags(t.tags for t in data["train"])
-    for split in ("valid", "test"):
+    for split in RECORD_SPLITS.values():
         check_entity_types(data[split], labels.entity_types, f"the training split {data.reports['train'].path}")
     model = model_cls(model_settings, labels)
     featurize = model.featurizer()
@@ -97,9 +97,9 @@ def run_training(config: ExperimentConfig, callbacks: list[Callback] | None = No
                             ", ".join(report.missing_examples),
                             f"; {report.placeholder_caption} of them a placeholder caption"
                             if report.placeholder_caption else "")
-        train, dev, test = (featurize(data[s], evidence[s]) for s in ("train", "valid", "test"))
+        train, dev, test = (featurize(data[s], evidence[s]) for s in SPLITS)
     else:
-        train, dev, test = (featurize(data[s]) for s in ("train", "valid", "test"))
+        train, dev, test = (featurize(data[s]) for s in SPLITS)
     output_dir = Path(config.output_dir)
     env = dist_env()  # under torchrun, rank 0 alone writes files and logs
     if env.is_main:
