@@ -18,7 +18,8 @@ runs' ``variant`` (experiments/grid.py tags it; the ``model`` otherwise), column
 others are listed on stderr. One regime per table: rows from different devices (a CPU, a GPU model) or
 encoder weights are refused unless ``--mix-regimes``, and the regime is printed under the table. s/epoch is
 the mean over a row's runs; where they were timed on different machines (threads, or the CPU's vector
-kernels, ``cpu_kernels`` in a run record) it is marked ‡ and the machines are named. ``--curves`` prints
+kernels, ``cpu_kernels`` in a run record; a run resumed elsewhere counts each machine) it is marked ‡ and the
+machines are named. ``--curves`` prints
 each run's dev F1 after every epoch; ``--patience 2,3,5`` what early stopping with each patience would keep
 and cost on those curves (the choice of a recipe; ``--long-runs bert-10ep=bert-20ep`` marks a shorter
 schedule against its long run); ``--rows`` orders (``--only``: selects) the rows of every table and the runs
@@ -116,7 +117,7 @@ def add_run(cells: dict[tuple[str, str], Cell], seen: set, record: dict, where: 
     cell.epoch_seconds += list(record.get("epoch_seconds") or [])
     device = record.get("device") or "?"
     if record.get("epoch_seconds"):
-        cell.timed_on.add((device, record.get("cpu_kernels")))
+        cell.timed_on |= timing_machines(record)
     cell.devices.add(device)
     cell.regimes.add(("CPU" if device.startswith("cpu") else device, record.get("encoder") or "?"))
     for split in ("dev", "test"):
@@ -357,6 +358,13 @@ def collect(experiment: str, grid: str | None = None, tracking_uri: str | None =
     return cells_of(mlflow_runs(experiment, grid, tracking_uri)[::-1], f"MLflow experiment {experiment!r}, run")
 
 
+def timing_machines(record: dict) -> set[tuple[str, str | None]]:
+    """The machines (device, CPU kernels) a run's epochs were timed on: where it started, and where each resume
+    from its checkpoint ran (``resumes``)."""
+    stretches = [record, *(record.get("resumes") or [])]
+    return {(s.get("device") or "?", s.get("cpu_kernels")) for s in stretches}
+
+
 def mixed_timing(timed_on: set[tuple[str, str | None]]) -> bool:
     """Whether runs were timed on different machines: devices (threads) or the CPU's vector kernels differ.
     A run whose record predates ``cpu_kernels`` (None) is taken to match any kernels of its device."""
@@ -578,7 +586,7 @@ def cost_table(records: list[dict], reference: str | None = None) -> str:
     kernels) are printed under the table, and runs timed on different machines (:func:`mixed_timing`) are
     refused."""
     rows: dict[tuple[str, str], list[float]] = {}
-    timed_on = {(r.get("device", "?"), r.get("cpu_kernels")) for r in records if r.get("epoch_seconds")}
+    timed_on = {machine for r in records if r.get("epoch_seconds") for machine in timing_machines(r)}
     if mixed_timing(timed_on):
         machines = sorted(machine_name(*machine) for machine in timed_on)
         raise SystemExit(f"runs timed on different machines ({'; '.join(machines)}): one machine per cost table")

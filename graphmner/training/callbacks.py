@@ -44,14 +44,17 @@ RUN_RECORD = "run.json"
 
 
 def run_record(config: dict[str, Any], metrics: dict[str, Any], tags: dict[str, str],
-               output_dir: str | Path | None = None) -> dict[str, Any]:
+               output_dir: str | Path | None = None, sessions: list[dict[str, Any]] | None = None
+               ) -> dict[str, Any]:
     """One run as a study's per-run results hold it (a line of ``runs.jsonl``, read by experiments/table.py):
     who it is (grid, variant, dataset, seed), where it ran (device, CPU kernels, encoder, commit), its dev and
     test P/R/F1 (micro and per type), its epochs and seconds, and the resolved config. With the run's
     ``output_dir``, also each split's per-tweet entity counts (``{split}_tweet_counts``,
     :func:`~graphmner.eval.significance.counts_text`) and a digest of its tweets and gold tags (``{split}_gold``),
     from ``predictions/{split}.conll``: what a paired bootstrap over tweets needs, so that p-values are
-    recomputed from the record alone."""
+    recomputed from the record alone. With the run's stretches of training (``sessions``, see
+    :func:`graphmner.training.run.record_session`), commit and machine are those it started with, and
+    ``resumes`` lists the later stretches (the epochs done when each began, its commit and machine)."""
     model, train = config.get("model", {}), config.get("train", {})
     record: dict[str, Any] = {
         "grid": tags.get("grid"), "run": tags.get("run_name"), "variant": tags.get("variant") or tags.get("model"),
@@ -68,6 +71,10 @@ def run_record(config: dict[str, Any], metrics: dict[str, Any], tags: dict[str, 
         record[f"{split}_per_type"] = scores.get("per_type")
     if output_dir is not None:
         record.update(tweet_counts(output_dir))
+    if sessions:
+        start = sessions[0]
+        record.update({k: start[k] for k in ("commit", "git_dirty", "device", "cpu_kernels")})
+        record["resumes"] = sessions[1:]
     record["config"] = {k: config[k] for k in ("model", "data", "train") if k in config}
     return record
 
@@ -89,15 +96,15 @@ class RunRecordCallback(Callback):
     """Writes ``DIR/run.json`` (:func:`run_record`) when a run ends, whether or not MLflow logs it; the
     MLflow callback, placed after this one, logs it as an artifact."""
 
-    def __init__(self, tags: dict[str, str]):
-        self.tags, self.config = dict(tags), {}
+    def __init__(self, tags: dict[str, str], sessions: list[dict[str, Any]] | None = None):
+        self.tags, self.sessions, self.config = dict(tags), sessions, {}
 
     def on_train_begin(self, config: dict[str, Any]) -> None:
         self.config = config
 
     def on_train_end(self, result: dict[str, Any], output_dir: Path | None) -> None:
         if output_dir is not None:
-            record = run_record(self.config, result, self.tags, output_dir)
+            record = run_record(self.config, result, self.tags, output_dir, self.sessions)
             (Path(output_dir) / RUN_RECORD).write_text(json.dumps(record) + "\n", encoding="utf-8")
 
 

@@ -51,6 +51,12 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
     return max(found, key=lambda p: int(p.name[6:]), default=None)
 
 
+def epochs_done(output_dir: str | Path) -> int:
+    """How many epochs the newest complete checkpoint holds (0: none)."""
+    folder = latest_checkpoint(output_dir)
+    return int(folder.name[6:]) if folder is not None else 0
+
+
 def save_checkpoint(output_dir: str | Path, state: TrainState, model: torch.nn.Module, best_state: dict,
                     optimizer, scheduler, sampler_generator: torch.Generator) -> Path:
     root = Path(output_dir) / CHECKPOINTS

@@ -19,6 +19,7 @@ from graphmner.evidence.making import evidence_record, save_evidence_record
 from graphmner.evidence.visual import dataset_evidence
 from graphmner.models.base import model_config
 from graphmner.training.callbacks import Callback, MLflowCallback, RunRecordCallback, check_store
+from graphmner.training.checkpoint import epochs_done
 from graphmner.training.distributed import dist_env
 from graphmner.training.trainer import FitResult, Trainer, cpu_kernels, device_name, resolve_device, set_seed
 
@@ -40,6 +41,33 @@ def run_source() -> dict[str, str]:
     except (OSError, subprocess.CalledProcessError):
         return {}
     return {"mlflow.source.git.commit": commit, "git_dirty": str(bool(dirty)).lower()}
+
+
+SESSIONS = "sessions.json"
+
+
+def record_session(output_dir: Path, source: dict[str, str | None], resume: bool) -> list[dict[str, Any]]:
+    """Add this process's stretch of training to ``DIR/sessions.json`` and return every stretch, the run's
+    start first.
+
+    A run resumed from its checkpoint trains in stretches, perhaps from other code or on another machine: each
+    is kept (``after_epoch``: the epochs done when it began, and ``source``: ``commit``, ``git_dirty``,
+    ``device``, ``cpu_kernels``), so that the run's record names the code it started from and every machine
+    its epochs were timed on. A stretch whose epochs the resume trains again (it left no newer checkpoint)
+    is dropped; a fresh run starts the list anew.
+    """
+    path = output_dir / SESSIONS
+    if not resume:
+        sessions = [{"after_epoch": 0, **source}]
+    else:
+        after = epochs_done(output_dir)
+        if path.is_file():
+            sessions = [s for s in json.loads(path.read_text(encoding="utf-8")) if s["after_epoch"] < after]
+        else:  # a run folder from before stretches were kept: where and from what code it began is unknown
+            sessions = [{"after_epoch": 0, **dict.fromkeys(source)}]
+        sessions.append({"after_epoch": after, **source})
+    path.write_text(json.dumps(sessions, indent=1) + "\n", encoding="utf-8")
+    return sessions
 
 
 def resolved_config(config: ExperimentConfig) -> dict[str, Any]:
@@ -113,7 +141,11 @@ def run_training(config: ExperimentConfig, callbacks: list[Callback] | None = No
             "device": device_name(device), **cpu_kernels(device), "processes": str(env.world),
             **run_source(), **{k: str(v) for k, v in config.mlflow.tags.items()}}
     if env.is_main:  # DIR/run.json, the run's per-run results, first: the MLflow callback logs it
-        callbacks.append(RunRecordCallback({**tags, "run_name": name}))
+        source = run_source()
+        sessions = record_session(output_dir, {"commit": source.get("mlflow.source.git.commit"),
+                                               "git_dirty": source.get("git_dirty"), "device": tags["device"],
+                                               "cpu_kernels": tags.get("cpu_kernels")}, resume)
+        callbacks.append(RunRecordCallback({**tags, "run_name": name}, sessions))
     if config.mlflow.enabled and env.is_main:
         run_id_file = output_dir / "mlflow_run_id"
         if not resume and run_id_file.exists():

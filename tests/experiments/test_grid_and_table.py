@@ -581,6 +581,15 @@ def test_seconds_per_epoch_of_runs_timed_on_different_machines_are_marked(tmp_pa
     assert out[2].endswith("| 240‡ |") and out[3].endswith("| 210 |")
     assert out[5] == ("‡ s/epoch: the mean over runs timed on different machines (cpu (1 threads), AVX2; "
                       "cpu (1 threads), AVX512), not comparable with the other rows' s/epoch.")
+    # one run resumed from its checkpoint on another machine: its own epochs mix machines
+    resumed = {**rows[2], "resumes": [{"after_epoch": 1, "device": "cpu (1 threads)", "cpu_kernels": "AVX2"}]}
+    runs.write_text("".join(json.dumps(r) + "\n" for r in [resumed, rows[3]]))
+    assert table.main([str(runs)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].endswith("| 210‡ |")
+    runs.write_text(json.dumps(resumed) + "\n")
+    with pytest.raises(SystemExit, match=r"\(cpu \(1 threads\), AVX2; cpu \(1 threads\), AVX512\): one machine"):
+        table.main([str(runs), "--cost"])
 
 
 def test_word_shapes_counts_words_entities_and_pieces_per_shape():
