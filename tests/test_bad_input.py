@@ -52,6 +52,15 @@ def test_missing_file_and_folder(data, tmp_path, capsys):
     assert "is not a directory" in capsys.readouterr().err
 
 
+def test_an_unknown_dataset_fails_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where MLflow's default store would be made
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["train", "--dataset", "twitter2099", "--output-dir", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.strip() == ("graphmner train: error: unknown dataset 'twitter2099'; known: "
+                                               "['twitter2015', 'twitter2017'] (or pass --data-dir)")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_counted_oddities_train_and_are_reported(data, tmp_path, caplog, monkeypatch):
     """CRLF + BOM, an empty tweet, two IMGIDs in a row, a stray I- tag, a whitespace-only token, captions
     for images with no tweet, a repeated caption line: the run trains and reports each count."""

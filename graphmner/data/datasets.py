@@ -61,6 +61,20 @@ def bundled_root(name: str) -> Path:
     return Path(str(resources.files("graphmner.data") / "corpora" / name))
 
 
+def dataset_root(name: str | None = None, data_dir: str | Path | None = None) -> Path:
+    """The folder a corpus is read from (see :func:`load_dataset`); an unknown name or a missing folder is an
+    error here, before anything else is done."""
+    if data_dir is None:
+        name = name or "twitter2017"
+        if name not in DATASETS:
+            raise KeyError(f"unknown dataset {name!r}; known: {sorted(DATASETS)} (or pass --data-dir)")
+        return bundled_root(name)
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"--data-dir {root} is not a directory")
+    return root
+
+
 def load_dataset(name: str | None = None, data_dir: str | Path | None = None,
                  splits: tuple[str, ...] = SPLITS, limit: int | None = None) -> Dataset:
     """Load a registered corpus (``name``) or a folder of the same layout (``data_dir``).
@@ -72,15 +86,9 @@ def load_dataset(name: str | None = None, data_dir: str | Path | None = None,
         splits: which splits to read.
         limit: keep the first ``limit`` tweets of each split (quick runs, tests).
     """
+    root = dataset_root(name, data_dir)
     if data_dir is None:
         name = name or "twitter2017"
-        if name not in DATASETS:
-            raise KeyError(f"unknown dataset {name!r}; known: {sorted(DATASETS)} (or pass --data-dir)")
-        root = bundled_root(name)
-    else:
-        root = Path(data_dir)
-        if not root.is_dir():
-            raise FileNotFoundError(f"--data-dir {root} is not a directory")
     spec = DATASETS.get(name or "", DatasetSpec(name or root.name, f"CoNLL corpus at {root}"))
     files = dict(spec.split_files)
     loaded, reports = {}, {}

@@ -13,7 +13,7 @@ import yaml
 
 from graphmner.config import ExperimentConfig
 from graphmner.data.conll import check_entity_types
-from graphmner.data.datasets import RECORD_SPLITS, SPLITS, load_dataset
+from graphmner.data.datasets import RECORD_SPLITS, SPLITS, dataset_root, load_dataset
 from graphmner.data.labels import LabelVocab
 from graphmner.evidence.making import evidence_record, save_evidence_record
 from graphmner.evidence.visual import dataset_evidence
@@ -99,6 +99,7 @@ def run_training(config: ExperimentConfig, callbacks: list[Callback] | None = No
     set_seed(config.train.seed)
     model_cls, model_settings = model_config(config.model)  # an unknown model or key fails before any data
     device = resolve_device(config.train.device)  # so does a device this machine lacks
+    dataset_root(config.data.dataset, config.data.data_dir)  # and an unknown dataset
     if config.mlflow.enabled and dist_env().is_main:  # and an MLflow store that cannot be used
         check_store(config.mlflow.tracking_uri, config.mlflow.experiment)
     data = load_dataset(config.data.dataset, config.data.data_dir, limit=config.data.limit)
