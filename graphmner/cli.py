@@ -12,6 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from graphmner.data.datasets import RECORD_SPLITS
 from graphmner.formats import FormatError
 
 
@@ -37,6 +38,15 @@ def fraction(text: str) -> float:
     if not 0.0 <= value <= 1.0:  # NaN fails too
         raise argparse.ArgumentTypeError(f"{text} is not in [0, 1]")
     return value
+
+
+def corpus_split(text: str) -> str:
+    """An argparse type: a split of a corpus, ``dev`` (as every table names it) or ``valid`` (its file's name)
+    for the development split."""
+    splits = {"train": "train", **RECORD_SPLITS, "valid": "valid"}
+    if text not in splits:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a split (train, dev, test)")
+    return splits[text]
 
 
 # command -> its function in graphmner.commands
@@ -82,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model-dir", required=True)
     ev.add_argument("--dataset", help="twitter2015 | twitter2017 (default), or a name for --data-dir")
     ev.add_argument("--data-dir")
-    ev.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    ev.add_argument("--split", default="test", type=corpus_split, metavar="{train,dev,test}")
     ev.add_argument("--batch-size", type=integer(1), default=64)
     ev.add_argument("--device", default="auto")
     ev.add_argument("--output", help="write token/gold/predicted CoNLL here")
@@ -125,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     bg = sub.add_parser("build-graphs", help="build every tweet's multimodal graph of a split and save them")
     bg.add_argument("--dataset", help="twitter2015 | twitter2017 (default), or a name for --data-dir")
     bg.add_argument("--data-dir")
-    bg.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    bg.add_argument("--split", default="test", type=corpus_split, metavar="{train,dev,test}")
     bg.add_argument("--evidence", default="captions",
                     help="captions[,detections][,knowledge,descriptions,knowledge_gmner] or none")
     bg.add_argument("--detections", help="detection cache from graphmner detect")

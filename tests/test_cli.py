@@ -62,6 +62,11 @@ def test_evaluate_reproduces_test_scores(trained, capsys, tmp_path):
     expected = json.loads((trained / "metrics.json").read_text())["test"]
     assert scores["f1"] == pytest.approx(expected["f1"])
     assert (tmp_path / "p.conll").read_text().startswith("IMGID:")
+    # "dev", as every table says, is the corpus's valid.txt
+    assert main(["evaluate", "--model-dir", str(trained / "model"), "--data-dir", str(TINY_DATA), "--split", "dev",
+                 "--device", "cpu", "--json"]) == 0
+    dev = json.loads((trained / "metrics.json").read_text())["dev"]
+    assert json.loads(capsys.readouterr().out)["f1"] == pytest.approx(dev["f1"])
 
 
 def test_predict_prints_entities_json(trained, capsys):
@@ -306,6 +311,7 @@ def test_predict_file_with_captions_reproduces_evaluate(tmp_path, capsys, caplog
     (["extract-features", "--image-dir", "i", "--backbone", "resnet152", "--output", "o", "--batch", "-2"],
      "argument --batch: -2 is not allowed"),
     (["compare", "a", "b", "--resamples", "0"], "argument --resamples: 0 is not allowed (at least 1)"),
+    (["evaluate", "--model-dir", "m", "--split", "dve"], "argument --split: 'dve' is not a split (train, dev, test)"),
 ])
 def test_bad_flag_values_are_one_line_naming_the_flag(args, said, capsys):
     with pytest.raises(SystemExit) as stopped:
