@@ -31,7 +31,7 @@ from graphmner.data.conll import Tweet
 from graphmner.data.datasets import load_dataset
 from graphmner.data.text_evidence import TEXT_EVIDENCE_FILES, read_text_evidence
 from graphmner.nn.encoders import resolve_encoder
-from graphmner.nn.sentence import SentenceEmbedder, embed_texts
+from graphmner.nn.sentence import embed_texts, shared_embedder
 from graphmner.vision.captions import read_captions
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class KnowledgeWriter:
         self.model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
         self.device, self.shots, self.max_new_tokens = device, shots, max_new_tokens
         self.demonstrations = list(demonstrations)
-        self.embedder = SentenceEmbedder(embedder) if self.demonstrations and shots else None
+        self.embedder = shared_embedder(embedder, 64) if self.demonstrations and shots else None
         self.demo_embeddings = None
         if self.embedder is not None:  # the training tweets' embeddings, from the disk cache after the first run
             cached = embed_texts([d.text for d in self.demonstrations], embedder, max_length=self.embedder.max_length)

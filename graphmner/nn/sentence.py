@@ -3,12 +3,15 @@
 The bundled MiniLM is a sentence-embedding model (all-MiniLM-L6-v2: mean pooling, unit length).
 :class:`SentenceEmbedder` runs it without gradients; :func:`embed_texts` embeds many texts once and
 keeps the result on disk (``$GRAPHMNER_CACHE``, else ``~/.cache/graphmner``), keyed by the encoder and
-the texts, so that a second run over the same corpus reads them back. Users: the zero-shot image types
+the texts, so that a second run over the same corpus reads them back; a few texts (a new tweet's
+knowledge at predict time) are embedded again each time by the process's one loaded embedder, and leave
+no file. Users: the zero-shot image types
 (:mod:`graphmner.nn.zero_shot`) and graphmner's text-evidence nodes, which are encoded apart from the
 tweet (once, not per epoch), the cheap way to bring 100 words of knowledge into a model.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -74,16 +77,31 @@ class SentenceEmbedder:
         return embedded[torch.argsort(torch.tensor(order))]
 
 
+# distinct texts from which a set is kept on disk: a corpus's thousands are worth a file; a few new
+# tweets' texts take milliseconds to embed again, and a file each would pile up in the cache
+PERSIST_MIN = 256
+
+
+@functools.lru_cache(maxsize=2)
+def shared_embedder(encoder: str, max_length: int) -> SentenceEmbedder:
+    """The process's embedder for this encoder and length, loaded once: loading it costs more than
+    embedding a few texts."""
+    return SentenceEmbedder(encoder, max_length=max_length)
+
+
 def embed_texts(texts: Sequence[str], encoder: str = "minilm", max_length: int = 128,
                 cache: str | Path | None = None) -> dict[str, Tensor]:
     """``{text: (H,) embedding}`` for every distinct text, from the disk cache when it holds this set.
 
-    The cache file is keyed by the encoder, ``max_length`` and the sorted distinct texts: another set of
-    texts (another corpus, split or source) is another file; a changed text recomputes its set.
+    A set of at least :data:`PERSIST_MIN` distinct texts is kept in a cache file keyed by the encoder,
+    ``max_length`` and the sorted distinct texts: another set of texts (another corpus, split or source) is
+    another file; a changed text recomputes its set. A smaller set is embedded each time, without a file.
     """
     distinct = sorted(set(texts))
     if not distinct:
         return {}
+    if len(distinct) < PERSIST_MIN:
+        return dict(zip(distinct, shared_embedder(encoder, max_length).embed(distinct)))
     key = hashlib.sha1("\n".join([encoder, str(max_length), *distinct]).encode()).hexdigest()[:16]
     path = cache_root(cache) / f"text_embeddings-{key}.pt"
     if path.is_file():
@@ -93,8 +111,7 @@ def embed_texts(texts: Sequence[str], encoder: str = "minilm", max_length: int =
                 return dict(zip(distinct, stored["embeddings"]))
         except (RuntimeError, OSError, EOFError, AttributeError) as err:  # a damaged file is recomputed
             log.warning("%s: unreadable embedding cache (%s); recomputing", path, err)
-    embedder = SentenceEmbedder(encoder, max_length=max_length)
-    embeddings = embedder.embed(distinct, progress=len(distinct) > 2000)
+    embeddings = shared_embedder(encoder, max_length).embed(distinct, progress=len(distinct) > 2000)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     torch.save({"texts": distinct, "embeddings": embeddings}, tmp)

@@ -92,8 +92,9 @@ def predict(model: Tagger, examples: Sequence[Example], batch_size: int = 64, de
     mine = list(range(env.rank, len(examples), env.world))
     out: list[list[str]] = []
     extra: list[dict] = []
-    bar = tqdm(make_loader([examples[i] for i in mine], batch_size, model.featurizer().collate), desc=desc,
-               disable=not env.is_main, **_bar_kwargs())
+    loader = make_loader([examples[i] for i in mine], batch_size, model.featurizer().collate)
+    # one batch (a tweet tagged from Python, say) is over before a bar could say anything
+    bar = tqdm(loader, desc=desc, disable=not env.is_main or len(loader) < 2, **_bar_kwargs())
     for batch in bar:
         tags, tweet_records = model.predict_step(batch.to(device))
         out.extend(tags)
