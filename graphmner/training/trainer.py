@@ -68,9 +68,12 @@ def cpu_kernels(device: torch.device) -> dict[str, str]:
     return {"cpu_kernels": torch.backends.cpu.get_cpu_capability()} if device.type == "cpu" else {}
 
 
-def _bar_kwargs() -> dict[str, Any]:
+def _bar_kwargs(show: bool = True) -> dict[str, Any]:
     # redraw often on a terminal, rarely in a log file
-    return {"mininterval": 0.5 if sys.stderr.isatty() else 30.0, "dynamic_ncols": True, "leave": False}
+    kwargs = {"mininterval": 0.5 if sys.stderr.isatty() else 30.0, "dynamic_ncols": True, "leave": False}
+    if not show:
+        kwargs["disable"] = True  # else left to tqdm, so that TQDM_DISABLE=1 (a batch job's wish) holds
+    return kwargs
 
 
 def make_loader(examples: Sequence[Example], batch_size: int, collate: Callable[[Sequence[Example]], Batch]
@@ -94,7 +97,7 @@ def predict(model: Tagger, examples: Sequence[Example], batch_size: int = 64, de
     extra: list[dict] = []
     loader = make_loader([examples[i] for i in mine], batch_size, model.featurizer().collate)
     # one batch (a tweet tagged from Python, say) is over before a bar could say anything
-    bar = tqdm(loader, desc=desc, disable=not env.is_main or len(loader) < 2, **_bar_kwargs())
+    bar = tqdm(loader, desc=desc, **_bar_kwargs(env.is_main and len(loader) > 1))
     for batch in bar:
         tags, tweet_records = model.predict_step(batch.to(device))
         out.extend(tags)
@@ -222,7 +225,7 @@ class Trainer:
             t0 = time.perf_counter()
             model.train()
             total, steps = 0.0, 0
-            bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", disable=not env.is_main, **_bar_kwargs())
+            bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", **_bar_kwargs(env.is_main))
             for step, batch in enumerate(bar):
                 loss = forward(batch.to(self.device)).loss
                 if env.distributed:

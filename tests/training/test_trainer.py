@@ -181,3 +181,20 @@ def test_learning_rate_schedules(tiny_labels, schedule, warmup, expected):
         optimizer.step()
         scheduler.step()
     assert seen == pytest.approx(expected)
+
+
+
+def test_progress_bars_hide_for_other_ranks_and_under_tqdm_disable():
+    import os
+    import subprocess
+    import sys
+
+    check = ("from tqdm.auto import tqdm; from graphmner.training.trainer import _bar_kwargs; "
+             "print(tqdm([], **_bar_kwargs(True)).disable, tqdm([], **_bar_kwargs(False)).disable)")
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
+    shown = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, check=True)
+    assert shown.stdout.split() == ["False", "True"]
+    # tqdm reads TQDM_DISABLE when imported; a batch job's wish holds where graphmner would show a bar
+    hidden = subprocess.run([sys.executable, "-c", check], env={**env, "TQDM_DISABLE": "1"}, capture_output=True,
+                            text=True, check=True)
+    assert hidden.stdout.split() == ["True", "True"]
