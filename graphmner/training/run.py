@@ -142,9 +142,8 @@ def run_training(config: ExperimentConfig, callbacks: list[Callback] | None = No
             "device": device_name(device), **cpu_kernels(device), "processes": str(env.world),
             **run_source(), **{k: str(v) for k, v in config.mlflow.tags.items()}}
     if env.is_main:  # DIR/run.json, the run's per-run results, first: the MLflow callback logs it
-        source = run_source()
-        sessions = record_session(output_dir, {"commit": source.get("mlflow.source.git.commit"),
-                                               "git_dirty": source.get("git_dirty"), "device": tags["device"],
+        sessions = record_session(output_dir, {"commit": tags.get("mlflow.source.git.commit"),
+                                               "git_dirty": tags.get("git_dirty"), "device": tags["device"],
                                                "cpu_kernels": tags.get("cpu_kernels")}, resume)
         callbacks.append(RunRecordCallback({**tags, "run_name": name}, sessions))
     if config.mlflow.enabled and env.is_main:
