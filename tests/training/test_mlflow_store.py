@@ -15,7 +15,9 @@ def test_a_store_that_cannot_be_used_is_one_line_before_any_data(tmp_path, capsy
         with pytest.raises(ValueError, match="cannot be used") as err:
             check_store(uri, "e")
         assert said in str(err.value) and "pass --no-mlflow" in str(err.value)
-        # the command line says it in one line, and reads no data (a missing data folder would be the error)
+        # the command line says it in one line, and reads no data (a folder without its CoNLL files would be
+        # the error)
+        (tmp_path / "no-data").mkdir(exist_ok=True)
         assert main(["train", "--data-dir", str(tmp_path / "no-data"), "--output-dir", str(tmp_path / "r"),
                      f"mlflow.tracking_uri={uri}"]) == 2
         assert "cannot be used" in capsys.readouterr().err
