@@ -98,6 +98,7 @@ class BaseModelTest:
         for i in range(6):
             n = len(tweets[i])
             if i % 2 == 0:
-                assert torch.equal(fused[i, :n], text_path[i, :n])
+                # the same states, up to the rounding of a differently shaped encoder batch
+                assert torch.allclose(fused[i, :n], text_path[i, :n], atol=1e-5)
             else:
                 assert not torch.allclose(fused[i, :n], text_path[i, :n])

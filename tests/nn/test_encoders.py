@@ -1,3 +1,5 @@
+import itertools
+import random
 from pathlib import Path
 
 import pytest
@@ -56,12 +58,13 @@ def test_random_init_from_config_and_rebuild():
     assert sum(p.numel() for p in rebuilt.parameters()) == sum(p.numel() for p in encoder.parameters())
 
 
-def test_short_rows_are_encoded_narrower_with_the_same_states():
-    from graphmner.nn.encoders import encode_rows
+def test_rows_are_encoded_in_length_groups_with_the_same_states():
+    from graphmner.nn.encoders import encode_rows, length_groups
 
     encoder = load_encoder("minilm", pretrained=False, overrides=TINY_ENCODER).eval()
     torch.manual_seed(0)
-    lengths = [20, 5, 18, 3, 9]  # 5, 3 and 9 are at most half of 20: a second, 10-wide batch
+    lengths = [20, 5, 18, 3, 9, 5]
+    assert len(length_groups(lengths)) > 1
     ids = torch.zeros(len(lengths), 20, dtype=torch.long)
     for i, n in enumerate(lengths):
         ids[i, :n] = torch.randint(1000, 2000, (n,))
@@ -75,3 +78,31 @@ def test_short_rows_are_encoded_narrower_with_the_same_states():
     encoder.train()
     encode_rows(encoder, ids, mask).sum().backward()
     assert encoder.embeddings.word_embeddings.weight.grad is not None
+
+
+def _least_area(lengths: list[int], groups: int) -> int:
+    """Every way of cutting the sorted distinct lengths into at most ``groups`` runs, tried."""
+    widths = sorted(set(lengths))
+    areas = []
+    for k in range(1, groups + 1):
+        for cuts in itertools.combinations(range(1, len(widths)), k - 1):
+            bounds = [0, *cuts, len(widths)]
+            areas.append(sum(sum(widths[a] <= n <= widths[b - 1] for n in lengths) * widths[b - 1]
+                             for a, b in itertools.pairwise(bounds)))
+    return min(areas)
+
+
+@pytest.mark.parametrize("groups", [1, 2, 3, 4, 5])
+def test_length_groups_pad_least_and_hold_every_row_once(groups):
+    from graphmner.nn.encoders import length_groups
+
+    rng = random.Random(groups)
+    for _ in range(60):
+        lengths = [rng.randint(1, 40) for _ in range(rng.randint(1, 14))]
+        found = length_groups(lengths, groups)
+        assert len(found) <= groups
+        assert sorted(r for rows, _ in found for r in rows) == list(range(len(lengths)))
+        assert all(lengths[r] <= width for rows, width in found for r in rows)
+        assert [w for _, w in found] == sorted({w for _, w in found})  # shortest first, no width twice
+        assert sum(len(rows) * width for rows, width in found) == _least_area(lengths, groups)
+    assert length_groups([7, 7, 7], groups) == [([0, 1, 2], 7)]  # one length: one call
