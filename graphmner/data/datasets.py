@@ -61,11 +61,15 @@ def bundled_root(name: str) -> Path:
     return Path(str(resources.files("graphmner.data") / "corpora" / name))
 
 
+#: The corpus read when neither a name nor a folder is given.
+DEFAULT_DATASET = "twitter2017"
+
+
 def dataset_root(name: str | None = None, data_dir: str | Path | None = None) -> Path:
     """The folder a corpus is read from (see :func:`load_dataset`); an unknown name or a missing folder is an
     error here, before anything else is done."""
     if data_dir is None:
-        name = name or "twitter2017"
+        name = name or DEFAULT_DATASET
         if name not in DATASETS:
             raise KeyError(f"unknown dataset {name!r}; known: {sorted(DATASETS)} (or pass --data-dir)")
         return bundled_root(name)
@@ -80,7 +84,7 @@ def load_dataset(name: str | None = None, data_dir: str | Path | None = None,
     """Load a registered corpus (``name``) or a folder of the same layout (``data_dir``).
 
     Args:
-        name: a key of :data:`DATASETS` (None: twitter2017); with ``data_dir`` it only labels the run (None:
+        name: a key of :data:`DATASETS` (None: :data:`DEFAULT_DATASET`); with ``data_dir`` it only labels the run (None:
             the folder's name).
         data_dir: a folder holding ``train.txt``/``valid.txt``/``test.txt``.
         splits: which splits to read.
@@ -88,7 +92,7 @@ def load_dataset(name: str | None = None, data_dir: str | Path | None = None,
     """
     root = dataset_root(name, data_dir)
     if data_dir is None:
-        name = name or "twitter2017"
+        name = name or DEFAULT_DATASET
     spec = DATASETS.get(name or "", DatasetSpec(name or root.name, f"CoNLL corpus at {root}"))
     files = dict(spec.split_files)
     loaded, reports = {}, {}
