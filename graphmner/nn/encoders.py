@@ -107,14 +107,16 @@ def length_groups(lengths: Sequence[int], max_groups: int = MAX_LENGTH_GROUPS) -
     def area(i: int, j: int) -> int:  # one group of the lengths widths[i..j], padded to widths[j]
         return (upto[j] - (upto[i - 1] if i else 0)) * widths[j]
 
+    def total(i: int, j: int) -> int:  # the best grouping up to widths[i - 1], then one group to widths[j]
+        return (best[i - 1] if i else 0) + area(i, j)
+
     # best[j]: least area of the rows up to widths[j] in the groups allowed so far; starts[k][j]: where
-    # the last of those groups begins (0: it is the only one)
+    # the last of those groups begins (0: it is the only one; min keeps the first, so fewer groups win ties)
     best = [area(0, j) for j in range(len(widths))]
     starts = [[0] * len(widths)]
     for _ in range(max_groups - 1):
-        start = [min(range(j + 1), key=lambda i: ((best[i - 1] if i else 0) + area(i, j), i))
-                 for j in range(len(widths))]
-        best = [(best[i - 1] if i else 0) + area(i, j) for j, i in enumerate(start)]
+        start = [min(range(j + 1), key=lambda i: total(i, j)) for j in range(len(widths))]
+        best = [total(i, j) for j, i in enumerate(start)]
         starts.append(start)
     spans, j = [], len(widths) - 1
     for start in reversed(starts):
