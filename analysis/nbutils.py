@@ -27,7 +27,8 @@ def small_model(model: str, dataset: str, seed: int = 1, output_dir: str | Path 
     # a fresh temporary folder ($GRAPHMNER_NOTEBOOK_RUNS, else the system's), kept while the notebook uses it
     out = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix=f"graphmner-{model}-",
                                                                       dir=os.environ.get("GRAPHMNER_NOTEBOOK_RUNS")))
-    settings = ["train.batch_size=8", "train.num_threads=2"]
+    # one thread for the tiny model: the test suite runs notebooks beside other tests, one per core
+    settings = ["train.batch_size=8", f"train.num_threads={1 if SMALL else 2}"]
     if SMALL:
         settings += [f"model.encoder_overrides={TINY_ENCODER}", "model.pretrained=false", "train.lr_encoder=1e-3",
                      "train.lr_head=1e-2"]

@@ -1,3 +1,4 @@
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -183,6 +184,11 @@ def test_tokens_with_no_visible_character_are_kept_and_counted(tmp_path):
     assert len(tweet) == 13 and report.invisible_tokens == len(invisible) + 1  # and the ZWSP inside PER
     assert report.invisible_at[0] == f"{path}:3" and "with no visible character kept" in report.summary()
     assert [is_invisible(t) for t in ("caf\u00e9", "e\u0301", "\u2764\ufe0f", " ", "\u00a0")] == [False] * 5
+    # ASCII takes a shortcut: a control character that is not whitespace is invisible, any other is not
+    ascii_chars = list(map(chr, range(128)))
+    assert [c for c in ascii_chars if is_invisible(c)] == [c for c in ascii_chars if not c.isspace()
+                                                           and unicodedata.category(c) == "Cc"]
+    assert not is_invisible("a\x01") and is_invisible("\x01\x02") and not is_invisible(" x ")
     # an entity with a visible word may hold one (Zo<ZWSP>e, then a lone ZWSP inside PER)
     assert tweet.tags[-2:] == ["B-PER", "I-PER"]
 
