@@ -60,7 +60,7 @@ _INVISIBLE = frozenset({"Cc", "Cf", "Mn", "Me"})
 
 def is_invisible(token: str) -> bool:
     """A token with no visible character that is not whitespace alone (``"\u200b"``, ``"\ufe0f"``)."""
-    if token and token.isascii() and token.isprintable():  # most tokens: printable ASCII, not all spaces, is visible
+    if token and token.isascii() and token.isprintable():  # most tokens: printable ASCII is visible or spaces alone
         return False
     return not token.isspace() and all(c.isspace() or c == "\ufffd" or unicodedata.category(c) in _INVISIBLE
                                        for c in token)
